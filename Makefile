@@ -1,0 +1,52 @@
+# The newcomer's two commands: `make run` and `make test`. Everything else is theirs.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+# Re-install when the project's dependencies change.
+INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test install db demo worker bench vendor clean
+
+$(VENV)/bin/python:
+	@command -v python3.11 >/dev/null && python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(INSTALLED): $(VENV)/bin/python pyproject.toml
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(INSTALLED)
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo --if-empty
+
+## Migrate, load demo data, start localstripe, the job worker and the web app.
+run: demo
+	@bash scripts/run-dev.sh
+
+worker: install
+	$(FLASK) worker
+
+## Every test: on SQLite, then on PostgreSQL when DIVIDEND_TEST_DATABASE_URL is set.
+test: install
+	@bash scripts/install-chromium.sh
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -q
+	@if [ -n "$$DIVIDEND_TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL ($$DIVIDEND_TEST_DATABASE_URL) =="; \
+	  DIVIDEND_TEST_BACKEND=postgresql $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not e2e"; \
+	fi
+
+bench: install
+	$(PYTHON) bench/import.py
+
+vendor:
+	bash scripts/refresh-vendor.sh
+
+clean:
+	rm -rf $(VENV) instance *.egg-info

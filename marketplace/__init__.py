@@ -1,0 +1,88 @@
+"""Dividend: the app factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from marketplace import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app: config from the environment, then `overrides` (tests use them)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(config_module.load())
+    if overrides:
+        app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    from marketplace import errors, templating
+
+    errors.register(app)
+    templating.register(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from marketplace import jobs
+    from marketplace.accounts import auth
+    from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    auth.init_login(login_manager)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs=_spec_kwargs())
+    jobs.init_app(app)
+
+
+def _spec_kwargs() -> dict:
+    return {
+        "info": {
+            "description": "Dividend's public JSON API (see API.md). Errors share one shape: "
+            '{"code", "status", "message", "errors"}.'
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}
+            }
+        },
+    }
+
+
+def _register_blueprints(app: Flask) -> None:
+    from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import views as accounts_views
+    from marketplace.catalog import api as catalog_api
+    from marketplace.catalog import views as catalog_views
+    from marketplace.extensions import api, csrf
+
+    for blueprint in (accounts_api.blp, catalog_api.blp):
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint, url_prefix="/api/v1")
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(catalog_views.bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from marketplace import demo, jobs
+    from marketplace.accounts import cli as accounts_cli
+    from marketplace.catalog import cli as catalog_cli
+
+    app.cli.add_command(catalog_cli.records)
+    app.cli.add_command(accounts_cli.admin)
+    app.cli.add_command(demo.demo_command)
+    app.cli.add_command(jobs.worker_command)

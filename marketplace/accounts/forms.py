@@ -1,0 +1,38 @@
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, RadioField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from marketplace.text import EMAIL_SHAPE
+
+email_field = StringField(
+    "E-mail", validators=[DataRequired(), Regexp(EMAIL_SHAPE, message="Not a valid e-mail address.")]
+)
+
+
+class SignUpForm(FlaskForm):
+    kind = RadioField(
+        "We are",
+        choices=[
+            ("platform", "A platform that hosts user content and lists datasets"),
+            ("buyer", "A buyer that licenses datasets"),
+        ],
+        validators=[DataRequired(message="Choose platform or buyer.")],
+    )
+    name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=120)])
+    email = email_field
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(min=8, message="Use at least 8 characters.")]
+    )
+
+
+class LogInForm(FlaskForm):
+    email = email_field
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class ApiKeyForm(FlaskForm):
+    label = StringField("Label (optional)", validators=[Length(max=120)])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for POST buttons."""

@@ -1,0 +1,111 @@
+"""Web pages: sign-up, log-in, log-out, API keys."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from marketplace.accounts import services
+from marketplace.accounts.forms import ApiKeyForm, EmptyForm, LogInForm, SignUpForm
+from marketplace.errors import DomainError
+from marketplace.extensions import db, limiter
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def home_for(user) -> str:
+    if user.organization is not None and user.organization.is_platform:
+        return url_for("catalog.manage_datasets")
+    return url_for("catalog.browse")
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def signup():
+    form = SignUpForm()
+    if form.validate_on_submit():
+        try:
+            _org, user, _issued = services.sign_up(
+                db.session, form.kind.data, form.name.data, form.email.data, form.password.data
+            )
+        except DomainError as error:
+            db.session.rollback()
+            _attach_errors(form, error)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome to Dividend, {user.organization.name}.", "success")
+            return redirect(home_for(user))
+    return render_template("accounts/signup.html", form=form), 200 if not form.errors else 422
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login():
+    form = LogInForm()
+    if form.validate_on_submit():
+        user = services.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(home_for(user)))
+        form.password.errors = ["Wrong e-mail or password."]
+    status = 422 if form.errors else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400, "The log-out form expired; try again.")
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("catalog.home"))
+
+
+@bp.route("/account/keys", methods=["GET", "POST"])
+@login_required
+def api_keys():
+    form = ApiKeyForm()
+    new_secret = None
+    if form.validate_on_submit():
+        issued = services.issue_api_key(db.session, current_user, label=form.label.data)
+        db.session.commit()
+        new_secret = issued.secret
+        form = ApiKeyForm(formdata=None)
+    keys = services.list_api_keys(db.session, current_user)
+    return render_template(
+        "accounts/keys.html", form=form, keys=keys, new_secret=new_secret, revoke_form=EmptyForm()
+    )
+
+
+@bp.route("/account/keys/<int:key_id>/revoke", methods=["POST"])
+@login_required
+def revoke_key(key_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; try again.")
+    key = services.revoke_api_key(db.session, current_user, key_id)
+    db.session.commit()
+    flash(f"Key {key.prefix}… revoked.", "success")
+    return redirect(url_for("accounts.api_keys"))
+
+
+def _attach_errors(form, error: DomainError) -> None:
+    fields = ((error.errors or {}).get("json") or {}) if error.errors else {}
+    placed = False
+    for name, messages in fields.items():
+        field = getattr(form, name.removeprefix("owner."), None)
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)

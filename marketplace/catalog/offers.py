@@ -1,0 +1,70 @@
+"""Offers and prices."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import Dataset, DatasetVersion, Offer, OfferScope
+from marketplace.db import utcnow
+from marketplace.errors import NotFound
+from marketplace.money import Money, ceil_div
+
+#: The card processor's minimum charge (SPEC.md): no price goes below it.
+MIN_PRICE = 50
+
+
+def price_amount(model: str, amount: int, records: int, tokens: int) -> int:
+    """SPEC.md's price rules, in integers: flat, or rounded up per 1k records / 1M tokens."""
+    if model == "flat":
+        price = amount
+    elif model == "per_1k_records":
+        price = ceil_div(amount * records, 1000)
+    elif model == "per_1m_tokens":
+        price = ceil_div(amount * tokens, 1_000_000)
+    else:
+        raise ValueError(f"unknown price model {model!r}")
+    return max(price, MIN_PRICE)
+
+
+def quote(offer: Offer, version: DatasetVersion | None) -> Money | None:
+    """What a license under `offer` costs on `version`'s counts; None without a version."""
+    if version is None:
+        return None
+    amount = price_amount(offer.price_model, offer.price_amount, version.record_count, version.token_count)
+    return Money(amount, offer.currency)
+
+
+def create_offer(session: Session, dataset: Dataset, fields: dict) -> Offer:
+    """Create an offer from schema-validated `fields` (share floor and currency checked there)."""
+    price = fields["price"]
+    offer = Offer(
+        dataset=dataset,
+        name=fields["name"].strip(),
+        term_months=fields["term_months"],
+        territory=sorted(fields.get("territory") or ["*"]),
+        exclusive=bool(fields.get("exclusive", False)),
+        price_model=price["model"],
+        price_amount=price["amount"],
+        currency=price["currency"],
+        billing=fields.get("billing", "one_time"),
+        contributor_share_bps=fields["contributor_share_bps"],
+        scope_rows=[OfferScope(scope=scope) for scope in sorted(fields["scopes"])],
+    )
+    session.add(offer)
+    session.flush()
+    return offer
+
+
+def owned_offer(session: Session, platform_id: int, offer_id: int) -> Offer:
+    """:raise NotFound: unknown, or another platform's offer."""
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.dataset.platform_id != platform_id:
+        raise NotFound(f"No offer {offer_id} among yours.")
+    return offer
+
+
+def retire_offer(session: Session, offer: Offer) -> Offer:
+    """Stop new licenses under it; licenses already sold keep their terms. Repeating is harmless."""
+    if offer.retired_at is None:
+        offer.retired_at = utcnow()
+        session.flush()
+    return offer

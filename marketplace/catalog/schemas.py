@@ -1,0 +1,233 @@
+"""Marshmallow schemas of the catalog: the one place its input shapes are validated.
+
+The JSON API loads them through flask-smorest; the web forms load the same
+schemas, so a rule can't differ between the two skins.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+from marketplace.catalog.models import (
+    BILLINGS,
+    CONSENT_POLICIES,
+    CONTENT_KINDS,
+    PRICE_MODELS,
+    SCOPES,
+    WEIGHTINGS,
+)
+from marketplace.pagination import PageArgs
+from marketplace.regions import ISO_3166_ALPHA2
+from marketplace.text import SLUG_SHAPE
+
+LANGUAGE_SHAPE = re.compile(r"^[a-z]{2,3}$")
+TAG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9 +#.-]{0,39}$")
+
+
+class MoneySchema(Schema):
+    amount = fields.Integer(required=True, strict=True)
+    currency = fields.String(required=True)
+
+
+class DatasetUpdateSchema(Schema):
+    title = fields.String(validate=validate.Length(min=3, max=200))
+    summary = fields.String(validate=validate.Length(max=500))
+    description = fields.String(validate=validate.Length(max=20000))
+    content_kind = fields.String(validate=validate.OneOf(CONTENT_KINDS))
+    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=20))
+    tags = fields.List(fields.String(), validate=validate.Length(max=20))
+    consent_policy = fields.String(validate=validate.OneOf(CONSENT_POLICIES))
+    weighting = fields.String(validate=validate.OneOf(WEIGHTINGS))
+
+    @validates("languages")
+    def _languages(self, value, **_):
+        bad = [code for code in value if not LANGUAGE_SHAPE.match(code)]
+        if bad:
+            raise ValidationError(f"Use ISO 639 codes in lower case, like \"en\"; got {bad[0]!r}.")
+
+    @validates("tags")
+    def _tags(self, value, **_):
+        bad = [tag for tag in value if not TAG_SHAPE.match(tag)]
+        if bad:
+            raise ValidationError(
+                f"Tags are 1-40 lower-case letters, digits, spaces or -+#.; got {bad[0]!r}."
+            )
+
+
+class DatasetCreateSchema(DatasetUpdateSchema):
+    slug = fields.String(required=True, metadata={"example": "forum-posts-2024"})
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    summary = fields.String(load_default="", validate=validate.Length(max=500))
+    description = fields.String(load_default="", validate=validate.Length(max=20000))
+    content_kind = fields.String(required=True, validate=validate.OneOf(CONTENT_KINDS))
+    languages = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=20))
+    tags = fields.List(fields.String(), load_default=list, validate=validate.Length(max=20))
+    consent_policy = fields.String(load_default="opt_out", validate=validate.OneOf(CONSENT_POLICIES))
+    weighting = fields.String(load_default="records", validate=validate.OneOf(WEIGHTINGS))
+
+    @validates("slug")
+    def _slug(self, value, **_):
+        if not SLUG_SHAPE.match(value):
+            raise ValidationError(
+                "Use 1-80 lower-case letters, digits and hyphens, starting and ending with a "
+                "letter or digit."
+            )
+
+
+class PriceSchema(Schema):
+    model = fields.String(required=True, validate=validate.OneOf(PRICE_MODELS))
+    amount = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=10**12),
+        metadata={"description": "Minor units: the flat price, or the price per 1k records / 1M tokens."},
+    )
+    currency = fields.String(required=True)
+
+    @validates("currency")
+    def _currency(self, value, **_):
+        expected = current_app.config["CURRENCY"]
+        if value != expected:
+            raise ValidationError(f"This marketplace sells in {expected!r} only.")
+
+
+class OfferCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(SCOPES)), required=True,
+        validate=validate.Length(min=1, max=len(SCOPES)),
+    )
+    term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=120))
+    territory = fields.List(fields.String(), load_default=lambda: ["*"], validate=validate.Length(min=1))
+    exclusive = fields.Boolean(load_default=False)
+    price = fields.Nested(PriceSchema, required=True)
+    billing = fields.String(load_default="one_time", validate=validate.OneOf(BILLINGS))
+    contributor_share_bps = fields.Integer(required=True, strict=True)
+
+    @validates("scopes")
+    def _scopes(self, value, **_):
+        if len(set(value)) != len(value):
+            raise ValidationError("List each scope once.")
+
+    @validates("territory")
+    def _territory(self, value, **_):
+        if value == ["*"]:
+            return
+        bad = [code for code in value if code not in ISO_3166_ALPHA2]
+        if bad:
+            raise ValidationError(
+                f'Use ["*"] or ISO 3166-1 alpha-2 codes in upper case; {bad[0]!r} is not one.'
+            )
+        if len(set(value)) != len(value):
+            raise ValidationError("List each region once.")
+
+    @validates("contributor_share_bps")
+    def _share(self, value, **_):
+        floor = current_app.config["MIN_CONTRIBUTOR_SHARE_BPS"]
+        if not floor <= value <= 10000:
+            raise ValidationError(
+                f"Contributors get at least {floor} basis points of the net (at most 10000)."
+            )
+
+
+class CatalogArgs(PageArgs):
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    scope = fields.String(load_default=None, validate=validate.OneOf(SCOPES))
+    language = fields.String(load_default=None, validate=validate.Regexp(LANGUAGE_SHAPE))
+    content_kind = fields.String(load_default=None, validate=validate.OneOf(CONTENT_KINDS))
+    price_model = fields.String(load_default=None, validate=validate.OneOf(PRICE_MODELS))
+
+
+# ---- output ---------------------------------------------------------------------------
+
+
+class PlatformRefSchema(Schema):
+    name = fields.String()
+    slug = fields.String()
+
+
+class CountsSchema(Schema):
+    records = fields.Integer()
+    tokens = fields.Integer()
+    contributors = fields.Integer()
+
+
+class VersionSchema(Schema):
+    number = fields.String()
+    record_count = fields.Integer()
+    token_count = fields.Integer()
+    contributor_count = fields.Integer()
+    sha256 = fields.String()
+    first_record_at = fields.DateTime(allow_none=True)
+    last_record_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class OfferSchema(Schema):
+    id = fields.Integer()
+    dataset = fields.String(attribute="dataset.slug")
+    name = fields.String()
+    scopes = fields.List(fields.String())
+    term_months = fields.Integer()
+    territory = fields.List(fields.String())
+    exclusive = fields.Boolean()
+    price = fields.Method("_price")
+    billing = fields.String()
+    contributor_share_bps = fields.Integer()
+    quote = fields.Method(
+        "_quote", allow_none=True,
+        metadata={"description": "What a license costs now, on the latest version's counts."},
+    )
+    retired_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+    def _price(self, offer):
+        return {"model": offer.price_model, "amount": offer.price_amount, "currency": offer.currency}
+
+    def _quote(self, offer):
+        from marketplace.catalog.offers import quote
+
+        money = quote(offer, offer.dataset.latest_version)
+        return money.as_dict() if money else None
+
+
+class DatasetSummarySchema(Schema):
+    slug = fields.String()
+    title = fields.String()
+    summary = fields.String()
+    content_kind = fields.String()
+    languages = fields.List(fields.String())
+    tags = fields.List(fields.String())
+    consent_policy = fields.String()
+    weighting = fields.String()
+    status = fields.String()
+    platform = fields.Nested(PlatformRefSchema)
+    counts = fields.Method("_counts", allow_none=True)
+    scopes = fields.Method("_scopes")
+    published_at = fields.DateTime(allow_none=True)
+
+    def _counts(self, dataset):
+        version = dataset.latest_version
+        if version is None:
+            return None
+        return {
+            "records": version.record_count,
+            "tokens": version.token_count,
+            "contributors": version.contributor_count,
+        }
+
+    def _scopes(self, dataset):
+        return sorted({s for offer in dataset.offers if offer.is_active for s in offer.scopes})
+
+
+class DatasetSchema(DatasetSummarySchema):
+    description = fields.String()
+    versions = fields.List(fields.Nested(VersionSchema))
+    offers = fields.List(fields.Nested(OfferSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ImportResultSchema(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()

@@ -1,0 +1,143 @@
+"""Freezing versions: counts, each contributor's weight, and the canonical export's sha256."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import orjson
+from sqlalchemy import exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import Dataset, DatasetVersion, Record, VersionContributor
+from marketplace.errors import Conflict
+
+FETCH_SIZE = 10_000
+
+
+def next_number(previous: DatasetVersion | None, *, removed_or_changed: bool, added: bool) -> str | None:
+    """Croissant's semver: major when records were removed or changed, minor when only added."""
+    if previous is None:
+        return "1.0.0"
+    major, minor, _patch = (int(part) for part in previous.number.split("."))
+    if removed_or_changed:
+        return f"{major + 1}.0.0"
+    if added:
+        return f"{major}.{minor + 1}.0"
+    return None
+
+
+def _changes_since(session: Session, dataset_id: int, revision: int) -> tuple[bool, bool]:
+    in_previous = (Record.dataset_id == dataset_id) & (Record.added_rev <= revision)
+    removed_or_changed = session.scalar(
+        select(
+            exists().where(
+                in_previous,
+                (Record.taken_down_rev > revision) | (Record.modified_rev > revision),
+            )
+        )
+    )
+    added = session.scalar(
+        select(
+            exists().where(
+                Record.dataset_id == dataset_id,
+                Record.added_rev > revision,
+                Record.taken_down_at.is_(None),
+            )
+        )
+    )
+    return bool(removed_or_changed), bool(added)
+
+
+def canonical_lines(session: Session, dataset_id: int) -> Iterator[bytes]:
+    """The canonical export of a dataset's live records, one JSON line each.
+
+    Sorted by external id in byte order, keys sorted, timestamps as
+    `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the same records always give the same bytes.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    order = "r.external_id" if sqlite else 'r.external_id COLLATE "C"'
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    result = connection.exec_driver_sql(
+        "SELECT r.external_id, c.external_id, r.text, r.created_at, r.tokens "
+        "FROM records r JOIN contributors c ON c.id = r.contributor_id "
+        f"WHERE r.dataset_id = {mark} AND r.taken_down_at IS NULL ORDER BY {order}",
+        (dataset_id,),
+        execution_options={"stream_results": True, "yield_per": FETCH_SIZE},
+    )
+    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+    for external_id, contributor, body, created_at, tokens in result:
+        stamp = (
+            created_at.replace(" ", "T") + "Z" if sqlite
+            else created_at.isoformat(timespec="microseconds") + "Z"
+        )
+        yield dumps(
+            {"contributor": contributor, "created_at": stamp, "external_id": external_id,
+             "text": body, "tokens": tokens},
+            option=sort_keys,
+        ) + b"\n"
+
+
+def export_sha256(session: Session, dataset_id: int) -> str:
+    digest = hashlib.sha256()
+    for line in canonical_lines(session, dataset_id):
+        digest.update(line)
+    return digest.hexdigest()
+
+
+def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
+    """Freeze the dataset's live records as its next version.
+
+    Writes each contributor's weight (records and tokens) once, with one
+    INSERT … SELECT … GROUP BY, so allocation never re-aggregates records.
+    :raise Conflict: no live records, or nothing changed since the last version.
+    """
+    dataset = session.scalar(select(Dataset).where(Dataset.id == dataset.id).with_for_update(of=Dataset))
+    previous = session.scalar(
+        select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
+        .order_by(DatasetVersion.id.desc()).limit(1)
+    )
+    if previous is None:
+        number = "1.0.0"
+    else:
+        removed_or_changed, added = _changes_since(session, dataset.id, previous.revision)
+        number = next_number(previous, removed_or_changed=removed_or_changed, added=added)
+        if number is None:
+            raise Conflict(f"Nothing changed since version {previous.number}; import records first.")
+    version = DatasetVersion(
+        dataset_id=dataset.id, number=number, record_count=0, token_count=0,
+        contributor_count=0, sha256="", revision=dataset.revision,
+    )
+    session.add(version)
+    session.flush()
+    live = (Record.dataset_id == dataset.id) & Record.taken_down_at.is_(None)
+    session.execute(
+        VersionContributor.__table__.insert().from_select(
+            ["version_id", "contributor_id", "record_count", "token_count"],
+            select(
+                literal(version.id),
+                Record.contributor_id, func.count(), func.sum(Record.tokens),
+            ).where(live).group_by(Record.contributor_id),
+        )
+    )
+    records, tokens, contributors = session.execute(
+        select(
+            func.coalesce(func.sum(VersionContributor.record_count), 0),
+            func.coalesce(func.sum(VersionContributor.token_count), 0),
+            func.count(),
+        ).where(VersionContributor.version_id == version.id)
+    ).one()
+    if contributors == 0:
+        raise Conflict("The dataset has no live records to freeze; import records first.")
+    first, last = session.execute(
+        select(func.min(Record.created_at), func.max(Record.created_at)).where(live)
+    ).one()
+    version.record_count, version.token_count = int(records), int(tokens)
+    version.contributor_count = contributors
+    version.first_record_at, version.last_record_at = first, last
+    version.sha256 = export_sha256(session, dataset.id)
+    session.flush()
+    session.expire(dataset, ["versions"])
+    return version
+
+

@@ -1,0 +1,302 @@
+"""Web pages of the catalog: the public side and the platform's workbench.
+
+Forms post plain fields; they are validated by the same marshmallow schemas as
+the JSON API and handed to the same services.
+"""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from marketplace.accounts.auth import viewer_organization_id
+from marketplace.accounts.forms import EmptyForm
+from marketplace.catalog import importer, offers, search, services, versions
+from marketplace.catalog.models import CONTENT_KINDS, PRICE_MODELS, SCOPES
+from marketplace.catalog.schemas import (
+    CatalogArgs,
+    DatasetCreateSchema,
+    DatasetUpdateSchema,
+    OfferCreateSchema,
+)
+from marketplace.errors import DomainError
+from marketplace.extensions import db
+from marketplace.pagination import paginate
+
+bp = Blueprint("catalog", __name__)
+
+
+# ---- public ----------------------------------------------------------------------------
+
+
+@bp.route("/")
+def home():
+    statement = search.catalog_statement(db.session)
+    latest, total = paginate(db.session, statement, 1, 6)
+    return render_template("catalog/home.html", latest=latest, total=total)
+
+
+@bp.route("/datasets")
+def browse():
+    try:
+        args = CatalogArgs().load({k: v for k, v in request.args.items() if v != ""})
+    except ValidationError as error:
+        return render_template("catalog/browse.html", args=request.args, errors=error.messages,
+                               items=[], total=0, page=1, pages=0, **_choices()), 422
+    statement = search.catalog_statement(
+        db.session, q=args["q"], scope=args["scope"], language=args["language"],
+        content_kind=args["content_kind"], price_model=args["price_model"],
+    )
+    per_page = min(args["per_page"], 24)
+    items, total = paginate(db.session, statement, args["page"], per_page)
+    pages = (total + per_page - 1) // per_page
+    return render_template("catalog/browse.html", args=args, errors=None, items=items, total=total,
+                           page=args["page"], pages=pages, **_choices())
+
+
+def _choices() -> dict:
+    return {"scopes": SCOPES, "content_kinds": CONTENT_KINDS, "price_models": PRICE_MODELS}
+
+
+@bp.route("/datasets/<slug>")
+def dataset_page(slug: str):
+    dataset = services.visible_dataset(db.session, slug, viewer_organization_id())
+    sample = services.sample_records(db.session, dataset.id)
+    quotes = {offer.id: offers.quote(offer, dataset.latest_version) for offer in dataset.offers}
+    is_owner = viewer_organization_id() == dataset.platform_id
+    return render_template("catalog/dataset.html", dataset=dataset, sample=sample, quotes=quotes,
+                           is_owner=is_owner)
+
+
+# ---- platform workbench ----------------------------------------------------------------
+
+
+def _platform_id() -> int:
+    organization = current_user.organization
+    if organization is None or not organization.is_platform:
+        abort(403, "These pages are for platform accounts.")
+    return organization.id
+
+
+def _csrf_ok() -> None:
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+
+
+@bp.route("/platform/datasets")
+@login_required
+def manage_datasets():
+    datasets = services.platform_datasets(db.session, _platform_id())
+    return render_template("catalog/platform_datasets.html", datasets=datasets)
+
+
+def _dataset_form_data(form) -> dict:
+    data = {key: form.get(key, "").strip() for key in
+            ("slug", "title", "summary", "description", "content_kind", "consent_policy", "weighting")}
+    data["languages"] = [c.strip().lower() for c in form.get("languages", "").split(",") if c.strip()]
+    data["tags"] = [t.strip().lower() for t in form.get("tags", "").split(",") if t.strip()]
+    return data
+
+
+@bp.route("/platform/datasets/new", methods=["GET", "POST"])
+@login_required
+def new_dataset():
+    platform_id = _platform_id()
+    values, errors = {"consent_policy": "opt_out", "weighting": "records"}, {}
+    if request.method == "POST":
+        _csrf_ok()
+        values = _dataset_form_data(request.form)
+        try:
+            dataset = services.create_dataset(db.session, platform_id, DatasetCreateSchema().load(values))
+        except ValidationError as error:
+            errors = error.messages
+        except DomainError as error:
+            db.session.rollback()
+            errors = (error.errors or {}).get("json") or {"_": [error.message]}
+        else:
+            db.session.commit()
+            flash(f"Dataset {dataset.title!r} created as a draft. Import records next.", "success")
+            return redirect(url_for("catalog.manage_dataset", slug=dataset.slug))
+    return render_template("catalog/dataset_form.html", values=values, errors=errors, creating=True,
+                           content_kinds=CONTENT_KINDS), 422 if errors else 200
+
+
+@bp.route("/platform/datasets/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit_dataset(slug: str):
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    values = {
+        "slug": dataset.slug, "title": dataset.title, "summary": dataset.summary,
+        "description": dataset.description, "content_kind": dataset.content_kind,
+        "consent_policy": dataset.consent_policy, "weighting": dataset.weighting,
+        "languages": dataset.languages, "tags": dataset.tags,
+    }
+    errors = {}
+    if request.method == "POST":
+        _csrf_ok()
+        values = _dataset_form_data(request.form)
+        values.pop("slug")
+        try:
+            services.update_dataset(db.session, dataset, DatasetUpdateSchema().load(values))
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            db.session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("catalog.manage_dataset", slug=slug))
+        values["slug"] = slug
+    return render_template("catalog/dataset_form.html", values=values, errors=errors, creating=False,
+                           dataset=dataset, content_kinds=CONTENT_KINDS), 422 if errors else 200
+
+
+@bp.route("/platform/datasets/<slug>")
+@login_required
+def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_errors=None, status=200):
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    return render_template(
+        "catalog/manage_dataset.html",
+        dataset=dataset,
+        live_records=services.live_record_count(db.session, dataset.id),
+        quotes={offer.id: offers.quote(offer, dataset.latest_version) for offer in dataset.offers},
+        offer_values=offer_values or {"term_months": 12, "contributor_share_bps": 5000,
+                                      "price_model": "flat", "billing": "one_time", "territory": "*"},
+        offer_errors=offer_errors or {},
+        import_errors=import_errors,
+        scopes=SCOPES, price_models=PRICE_MODELS,
+    ), status
+
+
+@bp.route("/platform/datasets/<slug>/records", methods=["POST"])
+@login_required
+def upload_records(slug: str):
+    _csrf_ok()
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return manage_dataset(slug, import_errors={"message": "Choose a file to upload."}, status=422)
+    if upload.filename.lower().endswith(".csv"):
+        objects = importer.csv_objects(io.TextIOWrapper(upload.stream, encoding="utf-8", newline=""))
+    else:
+        objects = importer.ndjson_objects(upload.stream)
+    try:
+        result = importer.import_records(db.session, dataset, objects)
+    except DomainError as error:
+        db.session.rollback()
+        return manage_dataset(slug, import_errors={"message": error.message,
+                                                   "lines": (error.errors or {}).get("lines", [])},
+                              status=422)
+    db.session.commit()
+    flash(f"Imported {upload.filename}: {result.created:,} created, {result.updated:,} updated.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))
+
+
+@bp.route("/platform/datasets/<slug>/versions", methods=["POST"])
+@login_required
+def freeze(slug: str):
+    _csrf_ok()
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    try:
+        version = versions.freeze_version(db.session, dataset)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Version {version.number} frozen: {version.record_count:,} records.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))
+
+
+def _offer_form_data(form) -> dict:
+    territory = [t.strip().upper() for t in form.get("territory", "*").split(",") if t.strip()]
+    return {
+        "name": form.get("name", "").strip(),
+        "scopes": form.getlist("scopes"),
+        "term_months": form.get("term_months", "").strip(),
+        "territory": ["*"] if territory in ([], ["*"]) else territory,
+        "exclusive": form.get("exclusive") == "on",
+        "price": {"model": form.get("price_model", ""), "amount": form.get("price_amount", "").strip(),
+                  "currency": form.get("currency", "")},
+        "billing": form.get("billing", "one_time"),
+        "contributor_share_bps": form.get("contributor_share_bps", "").strip(),
+    }
+
+
+def _intify(data: dict) -> dict:
+    """HTML forms send strings; turn the numeric ones into ints (or leave them to fail)."""
+    for key in ("term_months", "contributor_share_bps"):
+        if str(data[key]).lstrip("-").isdigit():
+            data[key] = int(data[key])
+    if str(data["price"]["amount"]).isdigit():
+        data["price"]["amount"] = int(data["price"]["amount"])
+    return data
+
+
+@bp.route("/platform/datasets/<slug>/offers", methods=["POST"])
+@login_required
+def create_offer(slug: str):
+    _csrf_ok()
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    data = _intify(_offer_form_data(request.form))
+    try:
+        offer = offers.create_offer(db.session, dataset, OfferCreateSchema().load(data))
+    except ValidationError as error:
+        values = {**request.form.to_dict(), "scopes": request.form.getlist("scopes")}
+        return manage_dataset(slug, offer_values=values, offer_errors=error.messages, status=422)
+    db.session.commit()
+    flash(f"Offer {offer.name!r} created.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))
+
+
+@bp.route("/platform/offers/<int:offer_id>/retire", methods=["POST"])
+@login_required
+def retire_offer(offer_id: int):
+    _csrf_ok()
+    offer = offers.retire_offer(db.session, offers.owned_offer(db.session, _platform_id(), offer_id))
+    db.session.commit()
+    flash(f"Offer {offer.name!r} retired: no new licenses under it.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=offer.dataset.slug))
+
+
+@bp.route("/platform/datasets/<slug>/publish", methods=["POST"])
+@login_required
+def publish(slug: str):
+    _csrf_ok()
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    try:
+        services.publish(db.session, dataset)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash("Published: the dataset is in the catalog.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))
+
+
+@bp.route("/platform/datasets/<slug>/unpublish", methods=["POST"])
+@login_required
+def unpublish(slug: str):
+    _csrf_ok()
+    services.unpublish(db.session, services.owned_dataset(db.session, _platform_id(), slug))
+    db.session.commit()
+    flash("Unpublished: hidden from the catalog; licenses already sold go on.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))
+
+
+@bp.route("/platform/datasets/<slug>/takedown", methods=["POST"])
+@login_required
+def take_down(slug: str):
+    _csrf_ok()
+    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    external_id = request.form.get("external_id", "").strip()
+    try:
+        services.take_down(db.session, dataset, external_id)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(f"Record {external_id!r} taken down; later versions leave it out.", "success")
+    return redirect(url_for("catalog.manage_dataset", slug=slug))

@@ -1,0 +1,91 @@
+"""Configuration: defaults, overridden by `DIVIDEND_*` environment variables.
+
+Every option is documented once, here; README.md points at this module.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The EU's 27 countries, the rest of the EEA (IS, LI, NO), GB and KR: regions
+#: whose contributors are included only when they granted consent (SPEC.md).
+DEFAULT_OPT_IN_REGIONS = (
+    "AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE,"
+    "IS,LI,NO,GB,KR"
+)
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(f"DIVIDEND_{name}")
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"DIVIDEND_{name} must be an integer, got {raw!r}") from exc
+
+
+def _str(name: str, default: str) -> str:
+    return os.environ.get(f"DIVIDEND_{name}") or default
+
+
+def load() -> dict:
+    """Build the Flask config mapping from the environment."""
+    database_url = _str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'dividend.sqlite3'}")
+    return {
+        #: SQLAlchemy URL. SQLite (default, under instance/) or postgresql+psycopg://…
+        "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
+        #: Signs sessions and CSRF tokens. The default is for local use only.
+        "SECRET_KEY": _str("SECRET_KEY", "dev-only-not-secret"),
+        #: Stripe (or localstripe) credentials; the defaults are localstripe's fakes.
+        "STRIPE_SECRET_KEY": _str("STRIPE_SECRET_KEY", "sk_test_local_fake"),
+        "STRIPE_PUBLISHABLE_KEY": _str("STRIPE_PUBLISHABLE_KEY", "pk_test_local_fake"),
+        "STRIPE_WEBHOOK_SECRET": _str("STRIPE_WEBHOOK_SECRET", "whsec_local_fake"),
+        #: Base of the Stripe API; points at localstripe in development and tests.
+        "STRIPE_API_BASE": _str("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        #: Absolute base URL used in links the app hands out.
+        "BASE_URL": _str("BASE_URL", "http://127.0.0.1:5000"),
+        #: The one ISO 4217 currency of this installation, lower case.
+        "CURRENCY": _str("CURRENCY", "usd").lower(),
+        #: The marketplace's fee on each payment, in basis points of the gross.
+        "MARKETPLACE_FEE_BPS": _int("MARKETPLACE_FEE_BPS", 500),
+        #: The lowest contributor share an offer may set, in basis points of the net.
+        "MIN_CONTRIBUTOR_SHARE_BPS": _int("MIN_CONTRIBUTOR_SHARE_BPS", 5000),
+        #: A payable is paid out once it reaches this many minor units.
+        "PAYOUT_THRESHOLD": _int("PAYOUT_THRESHOLD", 100),
+        #: Regions whose contributors must opt in, whatever the dataset's policy.
+        "OPT_IN_REGIONS": frozenset(
+            code.strip().upper()
+            for code in _str("OPT_IN_REGIONS", DEFAULT_OPT_IN_REGIONS).split(",")
+            if code.strip()
+        ),
+        #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
+        "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
+        #: Rate-limit storage (Flask-Limiter URI); memory suits one process.
+        "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", "memory://"),
+        #: Largest request body accepted, in bytes (record imports are the big ones).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 512 * 1024 * 1024),
+        # Fixed settings below: not configurable from the environment.
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "API_TITLE": "Dividend API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "v1/openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+    }
+
+
+def normalize_database_url(url: str) -> str:
+    """Let `postgresql://` and `postgres://` URLs use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

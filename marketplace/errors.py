@@ -1,0 +1,120 @@
+"""Domain errors and the one error shape every response uses.
+
+Services raise the domain errors below; `register` turns them (and Flask's own
+HTTP errors) into `{"code", "status", "message", "errors"}` for `/api` and
+`/webhooks`, and into an HTML page that helps for everything else. Every
+error rolls the request's session back, so an error changes nothing.
+"""
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from marketplace.extensions import db
+
+
+class DomainError(Exception):
+    """A rule of the product refused the request."""
+
+    code = 400
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    code = 404
+
+
+class Forbidden(DomainError):
+    code = 403
+
+
+class Conflict(DomainError):
+    code = 409
+
+
+class Invalid(DomainError):
+    """Validation failed; `errors` names the fields: {"field": ["message"]}."""
+
+    code = 422
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message, {"json": errors} if errors is not None else None)
+
+
+def invalid_field(field: str, message: str) -> Invalid:
+    return Invalid(f"{field}: {message}", {field: [message]})
+
+
+def _wants_json() -> bool:
+    path = request.path
+    return (
+        path.startswith("/api/")
+        or path.startswith("/webhooks/")
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(code: int, message: str, errors: dict | None = None, headers=None):
+    status = HTTPStatus(code)
+    if _wants_json():
+        body = {"code": code, "status": status.phrase, "message": message}
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+    else:
+        response = render_template(
+            "error.html", code=code, status=status.phrase, message=message, errors=errors
+        )
+    return response, code, headers or {}
+
+
+def _summarize(messages) -> str:
+    """A one-line message naming the fields of a marshmallow error mapping."""
+    if isinstance(messages, dict):
+        location = messages.get("json", messages.get("query", messages.get("form", messages)))
+        if isinstance(location, dict) and location:
+            parts = []
+            for field, detail in list(location.items())[:5]:
+                text = detail[0] if isinstance(detail, list) and detail else detail
+                if isinstance(text, dict):
+                    text = "invalid"
+                parts.append(f"{field}: {text}")
+            return "; ".join(parts)
+    return "Validation failed."
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def handle_domain_error(error: DomainError):
+        db.session.rollback()
+        return error_response(error.code, error.message, error.errors)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        db.session.rollback()
+        data = getattr(error, "data", None) or {}
+        errors = data.get("messages") or data.get("errors")
+        message = data.get("message")
+        if message is None and errors and error.code in (400, 422):
+            message = _summarize(errors)
+        if message is None:
+            message = error.description or HTTPStatus(error.code).phrase
+        if error.code == 400 and errors is None and "json" in (request.content_type or ""):
+            message = data.get("message") or "Malformed request body: it is not valid JSON."
+        headers = data.get("headers") or {}
+        if error.code == 405:
+            headers = dict(error.get_headers())
+            headers.pop("Content-Type", None)
+        return error_response(error.code, message, errors, headers)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side. Nothing was changed.")

@@ -1,0 +1,48 @@
+"""Money: an integer of minor units and an ISO 4217 currency, never a float."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CurrencyMismatch(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError(f"Money amounts are integers of minor units, got {self.amount!r}")
+        if len(self.currency) != 3 or not self.currency.islower():
+            raise ValueError(f"Currency must be a lower-case ISO 4217 code, got {self.currency!r}")
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency} do not mix")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def as_dict(self) -> dict:
+        return {"amount": self.amount, "currency": self.currency}
+
+    def __str__(self) -> str:
+        sign = "-" if self.amount < 0 else ""
+        whole, cents = divmod(abs(self.amount), 100)
+        return f"{sign}{whole:,}.{cents:02d} {self.currency.upper()}"
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    """Integer ceiling division, exact for any size (no float on the way)."""
+    return -(-numerator // denominator)
