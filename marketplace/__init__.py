@@ -31,11 +31,25 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     errors.register(app)
     templating.register(app)
+    _writers_begin_immediate(app)
     return app
 
 
+def _writers_begin_immediate(app: Flask) -> None:
+    """Requests that may write take SQLite's write lock first (see db.begin_immediate)."""
+    from flask import request
+
+    from marketplace.db import begin_immediate
+    from marketplace.extensions import db
+
+    @app.before_request
+    def _begin() -> None:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            begin_immediate(db.session)
+
+
 def _init_extensions(app: Flask) -> None:
-    from marketplace import jobs
+    from marketplace import jobs, models  # noqa: F401  (models: the whole metadata)
     from marketplace.accounts import auth
     from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 
@@ -69,20 +83,25 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.catalog import api as catalog_api
     from marketplace.catalog import views as catalog_views
     from marketplace.extensions import api, csrf
+    from marketplace.ledger import api as ledger_api
+    from marketplace.ledger import views as ledger_views
 
-    for blueprint in (accounts_api.blp, catalog_api.blp):
+    for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(catalog_views.bp)
+    app.register_blueprint(ledger_views.bp)
 
 
 def _register_cli(app: Flask) -> None:
     from marketplace import demo, jobs
     from marketplace.accounts import cli as accounts_cli
     from marketplace.catalog import cli as catalog_cli
+    from marketplace.ledger import cli as ledger_cli
 
     app.cli.add_command(catalog_cli.records)
     app.cli.add_command(accounts_cli.admin)
+    app.cli.add_command(ledger_cli.ledger)
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(jobs.worker_command)

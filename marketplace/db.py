@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session
 
 # Named constraints so Alembic migrations are stable across SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -54,4 +54,22 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
 @event.listens_for(Engine, "begin")
 def _begin_sqlite(conn) -> None:
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def begin_immediate(session) -> None:
+    """Start the session's transaction as a writer: `BEGIN IMMEDIATE` on SQLite.
+
+    A deferred SQLite transaction that reads and then writes can fail at once
+    with "database is locked" when another writer got there first; taking the
+    write lock up front makes writers queue (busy_timeout) instead. Call it
+    before the transaction's first statement; a transaction already under way
+    is left as it is. PostgreSQL needs nothing here (writers take row or
+    advisory locks).
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        return
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})

@@ -1,0 +1,282 @@
+"""Allocating a payment, and reversing it by recomputation, as set-based SQL.
+
+`allocate_payment` decides eligibility as of the payment (consent.eligibility),
+splits the gross (split.split) and writes one ledger entry per eligible
+contributor straight from an INSERT … SELECT over the version's frozen
+weights: no Python object per contributor, each credit written once. The
+entry is the allocation's line (weight, tie-break key, amount), so the
+allocation can be recomputed from its own rows after records are erased.
+
+`reverse_to` applies refunds and disputes by SPEC.md's rule: once refunds total
+C, every share equals the rule applied to G − C with the original eligibility
+and weights; each reversal posts the difference from the previous state.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from marketplace.catalog.models import Dataset, DatasetVersion
+from marketplace.consent.eligibility import EligibilityQuestion, bind, eligible_sql
+from marketplace.errors import Invalid
+from marketplace.ledger import posting
+from marketplace.ledger.models import MARKETPLACE, Allocation, LedgerEntry, LedgerTransaction
+from marketplace.ledger.split import MAX_AMOUNT, MAX_TOTAL_WEIGHT, split
+
+#: 2**20: weights are cut in two 20-bit halves so no product exceeds 2**61 (see SHARE_CHAIN).
+SPLIT = 1 << 20
+
+# Each line's exact share of :pool_NAME over the total weight W, without an integer
+# overflow: SQLite silently turns an overflowing product into a float. With
+# pool = qW + r and weight = a·2^20 + b (r, weight < W < 2^40; a, b < 2^20):
+#   pool·weight = W·(q·weight + x1·2^20) + y, where r·a = x1·W + x0 and y = x0·2^20 + r·b,
+# so floor = q·weight + x1·2^20 + y div W and remainder = y mod W; every
+# intermediate stays below 2^61. Then the floors, plus one unit to the
+# `pool − Σ floors` largest remainders (ties: tie-break key in byte order).
+SHARE_CHAIN = """
+{name}_parts AS (
+  SELECT contributor_id, weight, tiebreak, w_total,
+         (:pool_{name} / w_total) * weight AS q_w, :pool_{name} % w_total AS r,
+         weight / {split} AS a, weight % {split} AS b
+  FROM totals
+),
+{name}_step AS (
+  SELECT contributor_id, weight, tiebreak, w_total, q_w, r, b,
+         (r * a) / w_total AS x1, (r * a) % w_total AS x0
+  FROM {name}_parts
+),
+{name}_exact AS (
+  SELECT contributor_id, weight, tiebreak,
+         q_w + x1 * {split} + (x0 * {split} + r * b) / w_total AS base,
+         (x0 * {split} + r * b) % w_total AS rem
+  FROM {name}_step
+),
+{name}_ranked AS (
+  SELECT contributor_id, weight, tiebreak, base,
+         ROW_NUMBER() OVER (ORDER BY rem DESC, tiebreak{collate} ASC) AS rn,
+         SUM(base) OVER () AS base_total
+  FROM {name}_exact
+),
+{name} AS (
+  SELECT contributor_id, weight, tiebreak,
+         base + CASE WHEN rn <= :pool_{name} - base_total THEN 1 ELSE 0 END AS amount
+  FROM {name}_ranked
+)"""
+
+
+def _share_chain(session: Session, name: str) -> str:
+    collate = ' COLLATE "C"' if session.get_bind().dialect.name == "postgresql" else ""
+    return SHARE_CHAIN.format(name=name, split=SPLIT, collate=collate)
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """A payment to allocate, as the caller (licensing) knows it."""
+
+    key: str                        # idempotency key, e.g. "payment:pi_…"
+    dataset_id: int
+    version_ids: tuple[int, ...]
+    scopes: tuple[str, ...]
+    gross: int
+    currency: str
+    contributor_share_bps: int
+    paid_at: datetime
+    license_id: int | None = None
+
+    def payload(self) -> dict:
+        return {
+            "dataset_id": self.dataset_id, "version_ids": sorted(self.version_ids),
+            "scopes": sorted(self.scopes), "gross": self.gross, "currency": self.currency,
+            "contributor_share_bps": self.contributor_share_bps,
+            "paid_at": self.paid_at.isoformat(), "license_id": self.license_id,
+        }
+
+
+def allocate_payment(
+    session: Session, facts: PaymentFacts, *, fee_bps: int, opt_in_regions: frozenset[str]
+) -> Allocation:
+    """Split and post one payment; replaying the same facts returns the stored allocation.
+
+    :raise Conflict: the key was used for different facts.
+    :raise Invalid: bad amount, no versions, or weights beyond the exact range.
+    """
+    if facts.gross <= 0 or facts.gross > MAX_AMOUNT:
+        raise Invalid("A payment's gross must be positive.", {"gross": ["Must be positive."]})
+    existing = session.scalar(select(Allocation).where(Allocation.payment_key == facts.key))
+    if existing is not None:
+        posting.open_transaction(session, key=facts.key, payload=facts.payload(), kind="allocation")
+        return existing
+    dataset = session.scalar(select(Dataset).where(Dataset.id == facts.dataset_id).with_for_update(of=Dataset))
+    versions = session.scalars(
+        select(DatasetVersion).where(
+            DatasetVersion.id.in_(facts.version_ids), DatasetVersion.dataset_id == dataset.id
+        )
+    ).all()
+    if not versions or len(versions) != len(set(facts.version_ids)):
+        raise Invalid("Allocate over the dataset's own frozen versions.", {"version_ids": ["Unknown version."]})
+    weight_bound = sum(v.record_count if dataset.weighting == "records" else v.token_count for v in versions)
+    if weight_bound > MAX_TOTAL_WEIGHT:
+        raise Invalid("The versions' total weight is beyond exact allocation.", {"version_ids": ["Too large."]})
+
+    posting.lock_for_writing(session, [f"allocation:{facts.key}"])
+    opened = posting.open_transaction(session, key=facts.key, payload=facts.payload(), kind="allocation",
+                                      memo={"license_id": facts.license_id})
+    if opened.replayed:  # a concurrent twin committed between our look-up and our insert
+        return session.scalar(select(Allocation).where(Allocation.payment_key == facts.key))
+    transaction = opened.transaction
+    shares = split(facts.gross, fee_bps, facts.contributor_share_bps)
+    question = EligibilityQuestion(
+        dataset_id=dataset.id, platform_id=dataset.platform_id,
+        consent_policy=dataset.consent_policy, weighting=dataset.weighting,
+        version_ids=tuple(sorted(facts.version_ids)), scopes=tuple(sorted(facts.scopes)),
+        at=facts.paid_at, opt_in_regions=opt_in_regions,
+    )
+    eligible_count, total_weight, allocated = _insert_lines(session, question, transaction.id,
+                                                           facts.currency, shares.pool)
+    unallocated = shares.pool - allocated
+    posting.add_entries(session, transaction.id, facts.currency, [
+        ("payment_clearing", MARKETPLACE, -facts.gross),
+        ("marketplace_fees", MARKETPLACE, shares.fee),
+        ("platform_payable", dataset.platform_id, shares.to_platform),
+        ("dataset_unallocated", dataset.id, unallocated),
+    ])
+    posting.seal(session, transaction.id)
+    allocation = Allocation(
+        payment_key=facts.key, transaction_id=transaction.id, dataset_id=dataset.id,
+        platform_id=dataset.platform_id, license_id=facts.license_id,
+        version_ids=sorted(facts.version_ids), scopes=sorted(facts.scopes), currency=facts.currency,
+        gross=facts.gross, fee_bps=fee_bps, contributor_share_bps=facts.contributor_share_bps,
+        fee=shares.fee, to_platform=shares.to_platform, pool=shares.pool, unallocated=unallocated,
+        weighting=dataset.weighting, total_weight=total_weight, eligible_count=eligible_count,
+        paid_at=facts.paid_at,
+    )
+    session.add(allocation)
+    session.flush()
+    return allocation
+
+
+def _insert_lines(session: Session, question: EligibilityQuestion, transaction_id: int,
+                  currency: str, pool: int) -> tuple[int, int, int]:
+    """One entry per eligible contributor; returns (count, total weight, sum of amounts)."""
+    prefix, params = eligible_sql(question)
+    sql = (
+        prefix + ",\ntotals AS (SELECT contributor_id, weight, tiebreak, SUM(weight) OVER () AS w_total "
+        "FROM eligible),\n" + _share_chain(session, "lines").lstrip() + "\n"
+        "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount, weight, tiebreak) "
+        "SELECT :transaction_id, 'contributor_payable', contributor_id, :currency, amount, weight, tiebreak "
+        "FROM lines"
+    )
+    params.update(transaction_id=transaction_id, currency=currency, pool_lines=pool)
+    session.execute(bind(sql), params)
+    count, weight, amount = session.execute(
+        select(func.count(), func.coalesce(func.sum(LedgerEntry.weight), 0),
+               func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .where(LedgerEntry.transaction_id == transaction_id, LedgerEntry.weight.is_not(None))
+    ).one()
+    return int(count), int(weight), int(amount)
+
+
+def refunded_so_far(session: Session, allocation: Allocation) -> int:
+    """The refunded total the allocation's shares currently reflect (0 before any reversal)."""
+    latest = session.scalar(
+        select(LedgerTransaction.refunded_total)
+        .where(LedgerTransaction.allocation_id == allocation.id)
+        .order_by(LedgerTransaction.id.desc()).limit(1)
+    )
+    return latest or 0
+
+
+def reverse_to(session: Session, allocation: Allocation, refunded_total: int, *, key: str,
+               memo: dict | None = None) -> LedgerTransaction | None:
+    """Bring every share of `allocation` to the rule applied to gross − `refunded_total`.
+
+    Posts the differences from the current state as one reversal transaction;
+    returns None when nothing changes. `refunded_total` may also go down (a
+    dispute won). Replaying `key` posts nothing.
+    :raise Invalid: a total outside 0…gross. :raise Conflict: key reused differently.
+    """
+    if not 0 <= refunded_total <= allocation.gross:
+        raise Invalid(
+            f"Refunds must total between 0 and the payment's {allocation.gross}.",
+            {"amount": ["Out of range."]},
+        )
+    posting.lock_for_writing(session, [f"allocation:{allocation.payment_key}"])
+    payload = {"allocation_id": allocation.id, "refunded_total": refunded_total}
+    previous = refunded_so_far(session, allocation)
+    prior = session.scalar(select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key))
+    if prior is not None:
+        posting.open_transaction(session, key=key, payload=payload, kind="reversal")
+        return prior
+    if refunded_total == previous:
+        return None
+    opened = posting.open_transaction(
+        session, key=key, payload=payload, kind="reversal", reverses_id=allocation.transaction_id,
+        allocation_id=allocation.id, refunded_total=refunded_total, memo=memo or {},
+    )
+    if opened.replayed:
+        return opened.transaction
+    transaction = opened.transaction
+    old = shares_for(allocation, previous)
+    new = shares_for(allocation, refunded_total)
+    refunded_delta = refunded_total - previous
+    posting.add_entries(session, transaction.id, allocation.currency, [
+        ("refunds_disputes", MARKETPLACE, refunded_delta),
+        ("marketplace_fees", MARKETPLACE, new.fee - old.fee),
+        ("platform_payable", allocation.platform_id, new.to_platform - old.to_platform),
+        ("dataset_unallocated", allocation.dataset_id, new.unallocated - old.unallocated),
+    ])
+    if allocation.eligible_count:
+        _insert_line_deltas(session, allocation, transaction.id, old.pool, new.pool)
+    posting.seal(session, transaction.id)
+    return transaction
+
+
+@dataclass(frozen=True)
+class Shares:
+    fee: int
+    to_platform: int
+    pool: int
+    unallocated: int
+
+
+def shares_for(allocation: Allocation, refunded_total: int) -> Shares:
+    """The non-contributor shares of `allocation` after refunds totalling `refunded_total`."""
+    shares = split(allocation.gross - refunded_total, allocation.fee_bps, allocation.contributor_share_bps)
+    unallocated = 0 if allocation.eligible_count else shares.pool
+    return Shares(shares.fee, shares.to_platform, shares.pool, unallocated)
+
+
+def _insert_line_deltas(session: Session, allocation: Allocation, transaction_id: int,
+                        old_pool: int, new_pool: int) -> None:
+    """One entry per contributor whose share changes between the two pools."""
+    sql = (
+        "WITH totals AS (SELECT owner_id AS contributor_id, weight, tiebreak, "
+        "SUM(weight) OVER () AS w_total FROM ledger_entries "
+        "WHERE transaction_id = :source AND weight IS NOT NULL AND weight > 0),\n"
+        + _share_chain(session, "old").lstrip() + ",\n" + _share_chain(session, "new").lstrip() + "\n"
+        "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount) "
+        "SELECT :transaction_id, 'contributor_payable', new.contributor_id, :currency, "
+        "new.amount - old.amount FROM new JOIN old ON old.contributor_id = new.contributor_id "
+        "WHERE new.amount <> old.amount"
+    )
+    session.execute(text(sql), {
+        "source": allocation.transaction_id, "transaction_id": transaction_id,
+        "currency": allocation.currency, "pool_old": old_pool, "pool_new": new_pool,
+    })
+
+
+def contributor_amounts(session: Session, allocation: Allocation) -> dict[int, int]:
+    """Each contributor's current share of `allocation` (its line plus reversals), for checks."""
+    transaction_ids = select(LedgerTransaction.id).where(
+        (LedgerTransaction.id == allocation.transaction_id)
+        | (LedgerTransaction.allocation_id == allocation.id)
+    )
+    rows = session.execute(
+        select(LedgerEntry.owner_id, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.transaction_id.in_(transaction_ids), LedgerEntry.account == "contributor_payable")
+        .group_by(LedgerEntry.owner_id)
+    ).all()
+    return {owner: int(amount) for owner, amount in rows}

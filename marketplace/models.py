@@ -1,0 +1,20 @@
+"""Every domain's models, imported together so the metadata (and Alembic) sees them all."""
+from marketplace.accounts.models import ApiKey, Organization, User  # noqa: F401
+from marketplace.catalog.models import (  # noqa: F401
+    Contributor,
+    Dataset,
+    DatasetLanguage,
+    DatasetVersion,
+    Offer,
+    OfferScope,
+    Record,
+    VersionContributor,
+)
+from marketplace.consent.models import Consent  # noqa: F401
+from marketplace.ledger.models import (  # noqa: F401
+    Allocation,
+    LedgerCheck,
+    LedgerEntry,
+    LedgerSeal,
+    LedgerTransaction,
+)
