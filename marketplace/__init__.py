@@ -50,6 +50,7 @@ def _writers_begin_immediate(app: Flask) -> None:
 
 def _init_extensions(app: Flask) -> None:
     from marketplace import jobs, models  # noqa: F401  (models: the whole metadata)
+    from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
     from marketplace.accounts import auth
     from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 
@@ -85,13 +86,19 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.extensions import api, csrf
     from marketplace.ledger import api as ledger_api
     from marketplace.ledger import views as ledger_views
+    from marketplace.licensing import api as licensing_api
+    from marketplace.licensing import views as licensing_views
+    from marketplace.payments import api as payments_api
 
-    for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp):
+    for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
+    csrf.exempt(payments_api.blp)
+    api.register_blueprint(payments_api.blp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(ledger_views.bp)
+    app.register_blueprint(licensing_views.bp)
 
 
 def _register_cli(app: Flask) -> None:

@@ -18,3 +18,5 @@ from marketplace.ledger.models import (  # noqa: F401
     LedgerSeal,
     LedgerTransaction,
 )
+from marketplace.licensing.models import License, LicenseTransition, LicenseVersion  # noqa: F401
+from marketplace.payments.models import Dispute, Payment, Refund, WebhookEvent  # noqa: F401

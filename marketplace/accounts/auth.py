@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import request
 from flask_login import LoginManager, current_user
 
 from marketplace.accounts import services
@@ -45,8 +45,10 @@ def init_login(manager: LoginManager) -> None:
 
 def api_principal() -> Principal:
     """The caller of an API request. :raise Unauthorized: no, bad or revoked key."""
-    if "principal" in g:
-        return g.principal
+    # Cached on the request itself: an app context (and its `g`) can outlive one request.
+    cached = request.environ.get("dividend.principal")
+    if cached is not None:
+        return cached
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
@@ -54,8 +56,9 @@ def api_principal() -> Principal:
     key = services.resolve_api_key(db.session, secret.strip())
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    g.principal = Principal(user=key.user, organization=key.organization)
-    return g.principal
+    principal = Principal(user=key.user, organization=key.organization)
+    request.environ["dividend.principal"] = principal
+    return principal
 
 
 def require_api(*kinds: str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import and_, exists, func, literal_column, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace.catalog.models import Dataset, DatasetLanguage, Offer, OfferScope
 
@@ -41,7 +41,12 @@ def query_words(q: str) -> list[str]:
 def catalog_statement(session: Session, *, q="", scope=None, language=None, content_kind=None,
                       price_model=None):
     """SELECT of published datasets matching the filters, best match first."""
-    statement = select(Dataset).where(Dataset.status == "published")
+    # The cards show each dataset's latest version and offer scopes: load them in two queries.
+    statement = (
+        select(Dataset)
+        .where(Dataset.status == "published")
+        .options(selectinload(Dataset.versions), selectinload(Dataset.offers))
+    )
     live_offer = and_(Offer.dataset_id == Dataset.id, Offer.retired_at.is_(None))
     if scope:
         statement = statement.where(

@@ -64,7 +64,7 @@ class LedgerTransaction(Base):
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     #: For a reversal: the allocation it corrects (the allocation points at its own posting).
     #: (No foreign key: allocations point back at their posting, and the pair would be a cycle.)
-    allocation_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    allocation_id: Mapped[int | None] = mapped_column(BigId, index=True)
     #: For a reversal: the payment's cumulative refunded amount it brings every share to.
     refunded_total: Mapped[int | None] = mapped_column(BigInteger)
     #: Free-form context (processor ids, who asked).

@@ -41,8 +41,10 @@ target_db = current_app.extensions['migrate'].db
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    """Leave out what the migrations make by hand (SQLite's FTS5 search tables)."""
-    return not (type_ == "table" and name.startswith("dataset_search"))
+    """Leave out what the migrations make by hand (the full-text search table and index)."""
+    if type_ == "table" and name.startswith("dataset_search"):
+        return False
+    return not (type_ == "index" and name == "ix_datasets_search")
 
 
 def get_metadata():

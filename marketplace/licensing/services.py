@@ -1,0 +1,187 @@
+"""Licensing: quote, create (pending payment), activate on payment, expire, renew.
+
+Services flush and never commit. The card processor is reached through the
+gateway the caller passes (payments.gateway), so tests can use localstripe.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from marketplace.accounts.models import Organization, User
+from marketplace.catalog.models import Dataset, DatasetVersion, Offer
+from marketplace.catalog.offers import quote
+from marketplace.db import utcnow
+from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.ledger.posting import request_hash
+from marketplace.licensing import states
+from marketplace.licensing.models import License, LicenseVersion
+from marketplace.licensing.terms import terms_for, terms_sha256
+
+PAY_WITHIN = timedelta(minutes=30)
+#: Statuses that hold an exclusive offer's scopes and territory.
+HOLDING = ("pending_payment", "active")
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def overlaps(a: list[str], b: list[str]) -> bool:
+    return "*" in a or "*" in b or bool(set(a) & set(b))
+
+
+def buyer_license(session: Session, buyer_id: int, license_id: int) -> License:
+    """:raise NotFound: unknown, or another buyer's license."""
+    license = session.get(License, license_id)
+    if license is None or license.buyer_id != buyer_id:
+        raise NotFound(f"No license {license_id}.")
+    return refresh_status(session, license)
+
+
+def refresh_status(session: Session, license: License, now: datetime | None = None) -> License:
+    """Apply the clock: unpaid past its deadline → canceled; past its period → expired."""
+    now = now or utcnow()
+    if license.status == "pending_payment" and license.pay_by <= now:
+        states.move(session, license, "canceled", "unpaid after 30 minutes")
+    elif license.status == "active" and license.period_end is not None and license.period_end <= now:
+        states.move(session, license, "expired", "term ended")
+    return license
+
+
+def expire_due(session: Session, now: datetime | None = None) -> int:
+    """Cancel overdue pending licenses and expire ended ones; returns how many changed."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(License).where(
+            ((License.status == "pending_payment") & (License.pay_by <= now))
+            | ((License.status == "active") & (License.period_end <= now))
+        )
+    ).all()
+    for license in due:
+        refresh_status(session, license, now)
+    return len(due)
+
+
+def exclusive_conflict(session: Session, offer: Offer, *, exclude_license_id: int | None = None,
+                       now: datetime | None = None) -> License | None:
+    """A license that holds what `offer` would grant: an exclusive one overlapping it, or any
+    overlapping one when `offer` itself is exclusive."""
+    now = now or utcnow()
+    holders = session.scalars(
+        select(License).join(Offer, Offer.id == License.offer_id).where(
+            License.dataset_id == offer.dataset_id,
+            License.status.in_(HOLDING),
+            License.id != (exclude_license_id or -1),
+        )
+    ).all()
+    for holder in holders:
+        if holder.status == "pending_payment" and holder.pay_by <= now:
+            continue
+        if holder.status == "active" and holder.period_end and holder.period_end <= now:
+            continue
+        if not (offer.exclusive or holder.terms["exclusive"]):
+            continue
+        if overlaps(offer.scopes, holder.terms["scopes"]) and overlaps(offer.territory, holder.terms["territory"]):
+            return holder
+    return None
+
+
+def create_license(session: Session, *, buyer: Organization, user: User, offer_id: int,
+                   idempotency_key: str | None = None, now: datetime | None = None) -> tuple[License, bool]:
+    """Accept an offer's terms: a pending license priced on the latest version.
+
+    Returns (license, created): with a known `idempotency_key` and the same offer,
+    the license made the first time (created False).
+    :raise NotFound: unknown, unpublished or retired offer.
+    :raise Forbidden: not a buyer organization, or the seller itself.
+    :raise Conflict: key reused for another offer; an exclusive license holds the offer.
+    """
+    now = now or utcnow()
+    digest = request_hash({"offer_id": offer_id})
+    if idempotency_key:
+        existing = session.scalar(select(License).where(
+            License.buyer_id == buyer.id, License.idempotency_key == idempotency_key))
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise Conflict("This Idempotency-Key was used for another request.",
+                               {"json": {"Idempotency-Key": ["Already used for another offer."]}})
+            return existing, False
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.dataset.status != "published":
+        raise NotFound(f"No offer {offer_id} in the catalog.")
+    if offer.dataset.platform_id == buyer.id:
+        raise Forbidden("A platform can't license its own dataset.")
+    if buyer.kind != "buyer":
+        raise Forbidden("Only buyer organizations license datasets.")
+    if offer.retired_at is not None:
+        raise Conflict("This offer is retired: it takes no new licenses.")
+    # Serialize licensing per dataset so two buyers can't both take an exclusive offer.
+    session.scalar(select(Dataset.id).where(Dataset.id == offer.dataset_id).with_for_update())
+    holder = exclusive_conflict(session, offer, now=now)
+    if holder is not None:
+        what = "an exclusive license" if holder.terms["exclusive"] else "a license"
+        raise Conflict(f"{what.capitalize()} already holds these uses in this territory "
+                       f"until it ends; this offer can't be licensed now.")
+    version = offer.dataset.latest_version
+    price = quote(offer, version)
+    terms = terms_for(offer, version, price)
+    license = License(
+        buyer_id=buyer.id, offer_id=offer.id, dataset_id=offer.dataset_id, terms=terms,
+        terms_sha256=terms_sha256(terms), accepted_by=user.id, accepted_at=now,
+        price_amount=price.amount, currency=price.currency, pay_by=now + PAY_WITHIN,
+        idempotency_key=idempotency_key, request_hash=digest if idempotency_key else None,
+    )
+    session.add(license)
+    states.move(session, license, "pending_payment", f"terms accepted by {user.email}", user.id)
+    session.flush()
+    session.add(LicenseVersion(license_id=license.id, version_id=version.id, added_at=now))
+    session.flush()
+    return license, True
+
+
+def activate(session: Session, license: License, *, paid_at: datetime, reason: str) -> License:
+    """Start the license's period at payment (first payment)."""
+    license.period_start = paid_at
+    license.period_end = add_months(paid_at, license.terms["term_months"])
+    states.move(session, license, "active", reason)
+    session.flush()
+    return license
+
+
+def renew(session: Session, license: License, *, paid_at: datetime) -> list[int]:
+    """Extend an annual license by a term and cover every version that exists now.
+
+    :return: the ids of the versions the renewal payment is allocated over.
+    """
+    start = max(license.period_end or paid_at, paid_at)
+    license.period_end = add_months(start, license.terms["term_months"])
+    if license.status != "active":
+        states.move(session, license, "active", "renewal paid")
+    covered = {row.version_id for row in license.version_rows}
+    version_ids = list(session.scalars(
+        select(DatasetVersion.id).where(DatasetVersion.dataset_id == license.dataset_id)
+        .order_by(DatasetVersion.id)))
+    for version_id in version_ids:
+        if version_id not in covered:
+            session.add(LicenseVersion(license_id=license.id, version_id=version_id, added_at=paid_at))
+    session.flush()
+    session.expire(license, ["version_rows"])
+    return version_ids
+
+
+def licenses_of_buyer(session: Session, buyer_id: int) -> list[License]:
+    return list(session.scalars(select(License).where(License.buyer_id == buyer_id).order_by(License.id.desc())))
+
+
+def sales_of_platform(session: Session, platform_id: int) -> list[License]:
+    return list(session.scalars(
+        select(License).join(Dataset, Dataset.id == License.dataset_id)
+        .where(Dataset.platform_id == platform_id, License.status != "canceled")
+        .order_by(License.id.desc())))
