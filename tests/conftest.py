@@ -12,10 +12,11 @@ os.environ["DIVIDEND_JOBS"] = "immediate"  # before marketplace.jobs builds its 
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 from flask_migrate import upgrade
 
 from marketplace import create_app
-from marketplace.extensions import db
+from marketplace.extensions import db, limiter
 from tests import factories
 
 BACKEND = os.environ.get("DIVIDEND_TEST_BACKEND", "sqlite")
@@ -53,11 +54,15 @@ TEST_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-not-real",
     "WTF_CSRF_ENABLED": False,
-    "RATELIMIT_ENABLED": False,
+    # On, but only requests with RATE_LIMITED_HEADER count (see `app`): tests log in often.
+    "RATELIMIT_ENABLED": True,
     "JOBS": "immediate",
     "STRIPE_SECRET_KEY": "sk_test_fake",
     "STRIPE_WEBHOOK_SECRET": "whsec_test_fake",
 }
+
+
+RATE_LIMITED_HEADER = "X-Test-Rate-Limited"
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +70,11 @@ def app(database_url):
     app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         upgrade()
+
+    @limiter.request_filter
+    def _only_marked_requests_count() -> bool:
+        return RATE_LIMITED_HEADER not in request.headers
+
     return app
 
 

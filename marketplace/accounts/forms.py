@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, RadioField, StringField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import PasswordField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
 from marketplace.text import EMAIL_SHAPE
 
@@ -9,14 +9,18 @@ email_field = StringField(
 )
 
 
+KIND_CHOICES = (
+    ("platform", "A platform that hosts user content and lists datasets"),
+    ("buyer", "A buyer that licenses datasets"),
+)
+
+
 class SignUpForm(FlaskForm):
-    kind = RadioField(
+    #: Rendered as two radio buttons by the template (KIND_CHOICES).
+    kind = StringField(
         "We are",
-        choices=[
-            ("platform", "A platform that hosts user content and lists datasets"),
-            ("buyer", "A buyer that licenses datasets"),
-        ],
-        validators=[DataRequired(message="Choose platform or buyer.")],
+        validators=[DataRequired(message="Choose platform or buyer."),
+                    AnyOf(["platform", "buyer"], message="Choose platform or buyer.")],
     )
     name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=120)])
     email = email_field

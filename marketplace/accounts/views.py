@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
-from marketplace.accounts.forms import ApiKeyForm, EmptyForm, LogInForm, SignUpForm
+from marketplace.accounts.forms import KIND_CHOICES, ApiKeyForm, EmptyForm, LogInForm, SignUpForm
 from marketplace.errors import DomainError
 from marketplace.extensions import db, limiter
 
@@ -45,7 +45,8 @@ def signup():
             login_user(user)
             flash(f"Welcome to Dividend, {user.organization.name}.", "success")
             return redirect(home_for(user))
-    return render_template("accounts/signup.html", form=form), 200 if not form.errors else 422
+    return render_template("accounts/signup.html", form=form, kind_choices=KIND_CHOICES), (
+        422 if form.errors else 200)
 
 
 @bp.route("/login", methods=["GET", "POST"])

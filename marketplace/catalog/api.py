@@ -1,6 +1,8 @@
 """JSON API: datasets, records, versions, offers (platform) and the catalog (anyone)."""
 from __future__ import annotations
 
+import io
+
 from flask import request
 from flask_smorest import Blueprint
 
@@ -105,7 +107,9 @@ def update_dataset(body, slug: str):
 def import_records(slug: str):
     """Upsert records from an NDJSON body, atomically."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)
-    result = importer.import_records(db.session, dataset, importer.ndjson_objects(request.stream))
+    # Buffered: line iteration then runs in C instead of the raw stream's Python readline.
+    body = io.BufferedReader(request.stream, 1 << 20)
+    result = importer.import_records(db.session, dataset, importer.ndjson_objects(body))
     db.session.commit()
     return result
 
