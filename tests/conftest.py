@@ -85,7 +85,7 @@ def _rolled_back(request, app):
     The session joins the outer connection with SAVEPOINTs, so code under test
     may commit as usual (pallets-eco/flask-sqlalchemy#1171).
     """
-    if request.node.get_closest_marker("e2e"):
+    if request.node.get_closest_marker("e2e") or request.node.get_closest_marker("live"):
         yield
         return
     with app.app_context():
@@ -133,3 +133,119 @@ def other_platform(client):
 @pytest.fixture
 def buyer(client):
     return factories.signup(client, "buyer", "Model Lab")
+
+
+class LiveServer:
+    """The app served over HTTP by its own process, with its own migrated SQLite database."""
+
+    def __init__(self, url: str, env: dict, process):
+        self.url, self.env, self.process = url, env, process
+
+    def flask(self, *args: str):
+        """Run a `flask --app app …` command against the live server's database."""
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        flask = str(Path(sys.executable).with_name("flask"))
+        return subprocess.run([flask, "--app", "app", *args], env=self.env, capture_output=True,
+                              text=True, timeout=120, cwd=ROOT)
+
+
+ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, localstripe_url):
+    """For browser and webhook tests: a real server process, real commits, CSRF on.
+
+    A separate process rather than a thread: the app's extensions are
+    module-level singletons, bound to the in-process test app.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    folder = tmp_path_factory.mktemp("live")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "DIVIDEND_DATABASE_URL": f"sqlite:///{folder / 'live.sqlite3'}",
+        "DIVIDEND_JOBS": "immediate",
+        "DIVIDEND_SECRET_KEY": "live-test-secret-not-real",
+        "DIVIDEND_STRIPE_API_BASE": localstripe_url,
+        "DIVIDEND_STRIPE_SECRET_KEY": "sk_test_fake",
+        "DIVIDEND_STRIPE_PUBLISHABLE_KEY": "pk_test_fake",
+        "DIVIDEND_STRIPE_WEBHOOK_SECRET": "whsec_live_test_fake",
+        "DIVIDEND_BASE_URL": f"http://127.0.0.1:{port}",
+        "DIVIDEND_RATELIMIT_STORAGE_URI": "memory://",
+    }
+    flask = str(Path(sys.executable).with_name("flask"))
+    subprocess.run([flask, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    log = open(folder / "server.log", "w")
+    process = subprocess.Popen([flask, "--app", "app", "run", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"the live server did not start: see {folder / 'server.log'}")
+            time.sleep(0.1)
+    live = LiveServer(f"http://127.0.0.1:{port}", env, process)
+    register_webhook(localstripe_url, f"{live.url}/webhooks/stripe", env["DIVIDEND_STRIPE_WEBHOOK_SECRET"])
+    yield live
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+def register_webhook(localstripe_url: str, url: str, secret: str) -> None:
+    """Tell localstripe where to send signed events (its /_config/webhooks API)."""
+    import urllib.parse
+    import urllib.request
+
+    data = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    request_ = urllib.request.Request(f"{localstripe_url}/_config/webhooks/dividend", data=data, method="POST")
+    with urllib.request.urlopen(request_, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory):
+    """A localstripe server for this test process, on a free port (`--from-scratch`)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("localstripe")
+    log = open(folder / "localstripe.log", "w")
+    executable = Path(sys.executable).with_name("localstripe")
+    process = subprocess.Popen([str(executable), "--port", str(port), "--from-scratch"],
+                               stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"localstripe did not start: see {folder / 'localstripe.log'}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()

@@ -1,45 +1,9 @@
-"""localstripe for the licensing tests: one server per test process, on a free port."""
+"""Licensing tests talk to the session's localstripe (tests/conftest.py)."""
 from __future__ import annotations
-
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from marketplace.payments.gateway import StripeGateway
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def localstripe_url(tmp_path_factory):
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("localstripe") / "localstripe.log", "w")
-    executable = Path(sys.executable).with_name("localstripe")
-    process = subprocess.Popen([str(executable), "--port", str(port), "--from-scratch"],
-                               stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path_factory.getbasetemp())
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("localstripe did not start within 20 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
 
 
 @pytest.fixture
