@@ -69,7 +69,8 @@ def eligible_sql(question: EligibilityQuestion, *, contributor_filter: str = "")
         )
     else:
         weights = (
-            f"SELECT vc.contributor_id, SUM(vc.{weight_column}) AS weight FROM version_contributors vc "
+            f"SELECT vc.contributor_id, CAST(SUM(vc.{weight_column}) AS BIGINT) AS weight "
+            "FROM version_contributors vc "
             "WHERE vc.version_id IN :version_ids GROUP BY vc.contributor_id"
         )
     sql = f"""

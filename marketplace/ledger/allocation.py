@@ -57,7 +57,7 @@ SHARE_CHAIN = """
 {name}_ranked AS (
   SELECT contributor_id, weight, tiebreak, base,
          ROW_NUMBER() OVER (ORDER BY rem DESC, tiebreak{collate} ASC) AS rn,
-         SUM(base) OVER () AS base_total
+         CAST(SUM(base) OVER () AS BIGINT) AS base_total
   FROM {name}_exact
 ),
 {name} AS (
@@ -65,6 +65,15 @@ SHARE_CHAIN = """
          base + CASE WHEN rn <= :pool_{name} - base_total THEN 1 ELSE 0 END AS amount
   FROM {name}_ranked
 )"""
+
+
+# An allocation's own lines as the share chain's input: recomputing never needs the records.
+# (CAST: PostgreSQL's SUM over BIGINT is NUMERIC, and NUMERIC division is not integer division.)
+LINES_TOTALS = (
+    "WITH totals AS (SELECT owner_id AS contributor_id, weight, tiebreak, "
+    "CAST(SUM(weight) OVER () AS BIGINT) AS w_total FROM ledger_entries "
+    "WHERE transaction_id = :source AND weight > 0)"
+)
 
 
 def _share_chain(session: Session, name: str) -> str:
@@ -163,8 +172,8 @@ def _insert_lines(session: Session, question: EligibilityQuestion, transaction_i
     """One entry per eligible contributor; returns (count, total weight, sum of amounts)."""
     prefix, params = eligible_sql(question)
     sql = (
-        prefix + ",\ntotals AS (SELECT contributor_id, weight, tiebreak, SUM(weight) OVER () AS w_total "
-        "FROM eligible),\n" + _share_chain(session, "lines").lstrip() + "\n"
+        prefix + ",\ntotals AS (SELECT contributor_id, weight, tiebreak, "
+        "CAST(SUM(weight) OVER () AS BIGINT) AS w_total FROM eligible),\n" + _share_chain(session, "lines").lstrip() + "\n"
         "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount, weight, tiebreak) "
         "SELECT :transaction_id, 'contributor_payable', contributor_id, :currency, amount, weight, tiebreak "
         "FROM lines"
@@ -253,9 +262,7 @@ def _insert_line_deltas(session: Session, allocation: Allocation, transaction_id
                         old_pool: int, new_pool: int) -> None:
     """One entry per contributor whose share changes between the two pools."""
     sql = (
-        "WITH totals AS (SELECT owner_id AS contributor_id, weight, tiebreak, "
-        "SUM(weight) OVER () AS w_total FROM ledger_entries "
-        "WHERE transaction_id = :source AND weight IS NOT NULL AND weight > 0),\n"
+        LINES_TOTALS + ",\n"
         + _share_chain(session, "old").lstrip() + ",\n" + _share_chain(session, "new").lstrip() + "\n"
         "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount) "
         "SELECT :transaction_id, 'contributor_payable', new.contributor_id, :currency, "

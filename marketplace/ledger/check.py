@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from marketplace.ledger.allocation import SHARE_CHAIN, SPLIT, shares_for
+from marketplace.ledger.allocation import LINES_TOTALS, SHARE_CHAIN, SPLIT, shares_for
 from marketplace.ledger.models import Allocation, LedgerCheck, LedgerEntry, LedgerTransaction
 
 MAX_LISTED = 50
@@ -102,8 +102,7 @@ def _lines_recompute(session, result) -> None:
     chain = SHARE_CHAIN.format(name="recomputed", split=SPLIT, collate=collate)
     for allocation in session.scalars(select(Allocation).where(Allocation.eligible_count > 0)):
         sql = (
-            "WITH totals AS (SELECT owner_id AS contributor_id, weight, tiebreak, SUM(weight) OVER () AS w_total "
-            "FROM ledger_entries WHERE transaction_id = :source AND weight > 0),\n" + chain.lstrip() + "\n"
+            LINES_TOTALS + ",\n" + chain.lstrip() + "\n"
             "SELECT COUNT(*) FROM recomputed r JOIN ledger_entries e ON e.transaction_id = :source "
             "AND e.weight IS NOT NULL AND e.owner_id = r.contributor_id WHERE e.amount <> r.amount"
         )
@@ -152,8 +151,7 @@ def _contributors_off_rule(session, allocation, pool: int) -> int:
     """How many contributors' current shares differ from the rule applied to `pool`."""
     collate = ' COLLATE "C"' if session.get_bind().dialect.name == "postgresql" else ""
     sql = (
-        "WITH totals AS (SELECT owner_id AS contributor_id, weight, tiebreak, SUM(weight) OVER () AS w_total "
-        "FROM ledger_entries WHERE transaction_id = :source AND weight > 0),\n"
+        LINES_TOTALS + ",\n"
         + SHARE_CHAIN.format(name="target", split=SPLIT, collate=collate).lstrip() + ",\n"
         "current_amounts AS (SELECT e.owner_id, SUM(e.amount) AS amount FROM ledger_entries e "
         "JOIN ledger_transactions t ON t.id = e.transaction_id "
