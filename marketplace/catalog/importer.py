@@ -23,7 +23,9 @@ from marketplace.catalog.services import next_revision
 from marketplace.errors import Invalid
 from marketplace.regions import ISO_3166_ALPHA2
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000
+#: Contributor ids remembered between batches; bounded, so memory stays flat at any size.
+CONTRIBUTOR_CACHE = 250_000
 MAX_ERRORS = 100
 MAX_EXTERNAL_ID = 200
 CSV_COLUMNS = ("external_id", "contributor_external_id", "contributor_region", "text", "created_at")
@@ -56,7 +58,14 @@ class ImportRejected(Invalid):
         self.errors = {"lines": line_errors}
 
 
-def _utc_text(moment: datetime) -> datetime:
+def _utc(created_at: str) -> datetime:
+    """Naive UTC from ISO 8601; the common "…Z" form skips the time-zone arithmetic."""
+    if created_at[-1:] == "Z":
+        moment = datetime.fromisoformat(created_at[:-1])
+        if moment.tzinfo is None:
+            return moment
+    else:
+        moment = datetime.fromisoformat(created_at)
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -88,7 +97,7 @@ def parse_record(obj) -> tuple[str, str, str, str, datetime, int]:
     if type(created_at) is not str:
         raise LineError("created_at", "Give an ISO 8601 timestamp, like 2024-05-01T12:00:00Z.")
     try:
-        moment = _utc_text(datetime.fromisoformat(created_at))
+        moment = _utc(created_at)
     except ValueError:
         raise LineError("created_at", f"Bad timestamp {created_at!r}: use ISO 8601.") from None
     tokens = obj.get("tokens")
@@ -162,30 +171,49 @@ class _Writer:
             "SELECT external_id, id FROM contributors WHERE platform_id = {mark} AND external_id IN ({marks})"
         ).replace("{mark}", mark)
         self.mark = mark
+        self.known: dict[str, tuple[int, str]] = {}
         # SQLite keeps DATETIME as text; write it in SQLAlchemy's own format so reads agree.
         self.timestamp = (
             (lambda moment: moment.isoformat(" ", "microseconds"))
             if self.dialect == "sqlite" else (lambda moment: moment)
         )
 
-    def write(self, batch: list[tuple]) -> None:
-        now = self.timestamp(datetime.now(UTC).replace(tzinfo=None))
-        regions = {row[1]: row[2] for row in batch}
-        self.connection.exec_driver_sql(
-            self.upsert_contributors,
-            [(self.platform_id, ext, region, now) for ext, region in regions.items()],
-        )
-        ids = dict(
+    def _fresh(self, batch: list[tuple]) -> dict[str, str]:
+        """Contributors of the batch not in the cache, or whose region changed."""
+        known, fresh = self.known, {}
+        for row in batch:
+            hit = known.get(row[1])
+            if hit is None or hit[1] != row[2]:
+                fresh[row[1]] = row[2]
+        return fresh
+
+    def _contributor_ids(self, batch: list[tuple]) -> dict[str, tuple[int, str]]:
+        """(id, region) of every contributor the batch names, upserting the new ones and moves."""
+        fresh = self._fresh(batch)
+        if len(self.known) + len(fresh) > CONTRIBUTOR_CACHE:
+            self.known.clear()
+            fresh = self._fresh(batch)
+        if fresh:
+            now = self.timestamp(datetime.now(UTC).replace(tzinfo=None))
             self.connection.exec_driver_sql(
-                self.select_contributors.replace("{marks}", ", ".join([self.mark] * len(regions))),
-                (self.platform_id, *regions),
-            ).all()
-        )
+                self.upsert_contributors, [(self.platform_id, ext, region, now) for ext, region in fresh.items()])
+            names = list(fresh)
+            for start in range(0, len(names), 5000):  # under SQLite's bound-variable limit
+                chunk = names[start:start + 5000]
+                rows = self.connection.exec_driver_sql(
+                    self.select_contributors.replace("{marks}", ", ".join([self.mark] * len(chunk))),
+                    (self.platform_id, *chunk)).all()
+                for ext, contributor_id in rows:
+                    self.known[ext] = (contributor_id, fresh[ext])
+        return self.known
+
+    def write(self, batch: list[tuple]) -> None:
+        known = self._contributor_ids(batch)
         dataset_id, revision, timestamp = self.dataset_id, self.revision, self.timestamp
         self.connection.exec_driver_sql(
             self.upsert_records,
             [
-                (dataset_id, ext, ids[contributor], text, timestamp(moment), tokens, revision, revision)
+                (dataset_id, ext, known[contributor][0], text, timestamp(moment), tokens, revision, revision)
                 for ext, contributor, _region, text, moment, tokens in batch
             ],
         )

@@ -1,0 +1,44 @@
+"""Shared bits of the benchmarks: a fresh migrated database, a child-process runner."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: The app's SQLite settings (marketplace/db.py), for the bare floors.
+PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL",
+           "PRAGMA cache_size = -65536")
+
+
+def migrated_app(db_path: Path):
+    """An app on a fresh SQLite file at the current schema (run inside a child process)."""
+    os.environ["DIVIDEND_JOBS"] = "immediate"
+    from flask_migrate import upgrade
+
+    from marketplace import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS": "immediate"})
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def run_child(script: Path, *args: str) -> dict:
+    """Run `script --child …` in a fresh process; its last stdout line is a JSON object."""
+    completed = subprocess.run([sys.executable, str(script), "--child", *args], capture_output=True, text=True,
+                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        raise SystemExit(f"child {args[0]} failed")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
