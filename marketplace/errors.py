@@ -47,8 +47,27 @@ class Invalid(DomainError):
         super().__init__(message, {"json": errors} if errors is not None else None)
 
 
+def field_errors(path: str, messages: list[str]) -> dict:
+    """`{"owner": {"email": [...]}}` for the path "owner.email": marshmallow's nesting."""
+    head, _, rest = path.partition(".")
+    return {head: field_errors(rest, messages) if rest else list(messages)}
+
+
 def invalid_field(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", {field: [message]})
+    """A 422 naming `field` (a dotted path for nested fields) in the message and in `errors`."""
+    return Invalid(f"{field}: {message}", field_errors(field, [message]))
+
+
+def flatten_errors(messages: dict, prefix: str = ""):
+    """(dotted path, first message) for each leaf of a marshmallow error mapping."""
+    for key, detail in messages.items():
+        path = f"{prefix}{key}"
+        if isinstance(detail, dict):
+            yield from flatten_errors(detail, f"{path}.")
+        elif isinstance(detail, list | tuple) and detail:
+            yield path, str(detail[0])
+        else:
+            yield path, str(detail)
 
 
 def _wants_json() -> bool:
@@ -75,18 +94,18 @@ def error_response(code: int, message: str, errors: dict | None = None, headers=
 
 
 def _summarize(messages) -> str:
-    """A one-line message naming the fields of a marshmallow error mapping."""
+    """A one-line message naming the fields of a marshmallow error mapping (nested as a.b)."""
     if isinstance(messages, dict):
         location = messages.get("json", messages.get("query", messages.get("form", messages)))
         if isinstance(location, dict) and location:
-            parts = []
-            for field, detail in list(location.items())[:5]:
-                text = detail[0] if isinstance(detail, list) and detail else detail
-                if isinstance(text, dict):
-                    text = "invalid"
-                parts.append(f"{field}: {text}")
-            return "; ".join(parts)
+            parts = [f"{path}: {text}" for path, text in flatten_errors(location)]
+            return "; ".join(parts[:5])
     return "Validation failed."
+
+
+def _malformed_body(errors) -> bool:
+    """webargs' answer to a body that isn't JSON: {"json": ["Invalid JSON body."]}."""
+    return isinstance(errors, dict) and isinstance(errors.get("json"), list)
 
 
 def register(app: Flask) -> None:
@@ -101,6 +120,8 @@ def register(app: Flask) -> None:
         data = getattr(error, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
         message = data.get("message")
+        if message is None and error.code == 400 and _malformed_body(errors):
+            message = "Malformed request body: it is not valid JSON."
         if message is None and errors and error.code in (400, 422):
             message = _summarize(errors)
         if message is None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# NUL is refused too: PostgreSQL cannot store it.
+EMAIL_SHAPE = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s.\x00]+$")
+#: PostgreSQL can't store NUL in text: inputs holding it are refused (422), never a 500.
+NO_NUL = "Must not contain NUL characters."
 SLUG_SHAPE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 

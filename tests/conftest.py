@@ -78,6 +78,22 @@ def app(database_url):
     return app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes():
+    """argon2id still, with the smallest cost: sign-ups and log-ins are in most tests.
+
+    Production's cost (argon2-cffi's defaults) takes about 80 ms a hash; here it is under 1 ms.
+    """
+    from argon2 import PasswordHasher
+
+    from marketplace.accounts import services
+
+    production, services._hasher = services._hasher, PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    services._hasher = production
+
+
 @pytest.fixture(autouse=True)
 def _rolled_back(request, app):
     """Run the test inside a transaction that is rolled back at its end.
@@ -85,7 +101,7 @@ def _rolled_back(request, app):
     The session joins the outer connection with SAVEPOINTs, so code under test
     may commit as usual (pallets-eco/flask-sqlalchemy#1171).
     """
-    if request.node.get_closest_marker("e2e") or request.node.get_closest_marker("live"):
+    if any(request.node.get_closest_marker(name) for name in ("e2e", "live", "isolated_db")):
         yield
         return
     with app.app_context():

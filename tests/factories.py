@@ -99,3 +99,9 @@ def published_dataset(client, owner: dict, n_records: int = 10, **overrides) -> 
     published = client.post(f"/api/v1/datasets/{slug}/publish", headers=owner["headers"])
     assert published.status_code == 200, published.get_json()
     return published.get_json()
+
+
+def login(client, who: dict) -> None:
+    """Log `who` (a signup() result) in through the web form."""
+    response = client.post("/login", data={"email": who["email"], "password": who["password"]})
+    assert response.status_code == 302, response.data[:500]

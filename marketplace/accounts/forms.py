@@ -2,7 +2,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
-from marketplace.text import EMAIL_SHAPE
+from marketplace.text import EMAIL_SHAPE, NO_NUL
+
+#: PostgreSQL can't store NUL: refuse it on the form rather than fail on the insert.
+no_nul = Regexp(r"^[^\x00]*$", message=NO_NUL)
 
 email_field = StringField(
     "E-mail", validators=[DataRequired(), Regexp(EMAIL_SHAPE, message="Not a valid e-mail address.")]
@@ -22,7 +25,9 @@ class SignUpForm(FlaskForm):
         validators=[DataRequired(message="Choose platform or buyer."),
                     AnyOf(["platform", "buyer"], message="Choose platform or buyer.")],
     )
-    name = StringField("Organization name", validators=[DataRequired(), Length(min=2, max=120)])
+    name = StringField(
+        "Organization name", validators=[DataRequired(), Length(min=2, max=120), no_nul]
+    )
     email = email_field
     password = PasswordField(
         "Password", validators=[DataRequired(), Length(min=8, message="Use at least 8 characters.")]
@@ -35,7 +40,7 @@ class LogInForm(FlaskForm):
 
 
 class ApiKeyForm(FlaskForm):
-    label = StringField("Label (optional)", validators=[Length(max=120)])
+    label = StringField("Label (optional)", validators=[Length(max=120), no_nul])
 
 
 class EmptyForm(FlaskForm):

@@ -1,14 +1,16 @@
 from marshmallow import Schema, fields, validate
 
+from marketplace.fields import String
+
 
 class OwnerSchema(Schema):
-    email = fields.String(required=True, metadata={"example": "ops@forum.example.test"})
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8))
+    email = String(required=True, metadata={"example": "ops@forum.example.test"})
+    password = String(required=True, load_only=True, validate=validate.Length(min=8))
 
 
 class OrganizationCreateSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(["platform", "buyer"]))
-    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    kind = String(required=True, validate=validate.OneOf(["platform", "buyer"]))
+    name = String(required=True, validate=validate.Length(min=2, max=120))
     owner = fields.Nested(OwnerSchema, required=True)
 
 
@@ -21,7 +23,7 @@ class OrganizationCreatedSchema(Schema):
 
 
 class ApiKeyCreateSchema(Schema):
-    label = fields.String(load_default="", validate=validate.Length(max=120))
+    label = String(load_default="", validate=validate.Length(max=120))
 
 
 class ApiKeyCreatedSchema(Schema):

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import ApiKey, Organization, User
 from marketplace.db import utcnow
-from marketplace.errors import Conflict, NotFound, invalid_field
-from marketplace.text import is_email, slugify
+from marketplace.errors import Conflict, NotFound, field_errors, invalid_field
+from marketplace.text import NO_NUL, is_email, slugify
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "dvd_"
@@ -67,7 +67,7 @@ def create_user(
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(
             f"An account with {email} already exists; log in instead.",
-            {"json": {f"{field_prefix}email": ["Already registered."]}},
+            {"json": field_errors(f"{field_prefix}email", ["Already registered."])},
         )
     user = User(
         email=email, password_hash=hash_password(password), role=role, organization=organization
@@ -105,6 +105,8 @@ def sign_up(session: Session, kind: str, name: str, email: str, password: str):
     name = (name or "").strip()
     if not 2 <= len(name) <= 120:
         raise invalid_field("name", "Give a name of 2 to 120 characters.")
+    if "\x00" in name:
+        raise invalid_field("name", NO_NUL)
     organization = Organization(kind=kind, name=name, slug=unique_org_slug(session, name))
     session.add(organization)
     user = create_user(

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
 from marketplace.accounts.forms import KIND_CHOICES, ApiKeyForm, EmptyForm, LogInForm, SignUpForm
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, flatten_errors
 from marketplace.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -17,7 +17,9 @@ bp = Blueprint("accounts", __name__)
 def _safe_next(default: str) -> str:
     target = request.args.get("next", "")
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    # Browsers read /\host as //host, another site: no backslash either.
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and not parts.netloc:
         return target
     return default
 
@@ -101,12 +103,13 @@ def revoke_key(key_id: int):
 
 
 def _attach_errors(form, error: DomainError) -> None:
+    """Put a service error's messages on the form's fields (the API's owner.email is `email`)."""
     fields = ((error.errors or {}).get("json") or {}) if error.errors else {}
     placed = False
-    for name, messages in fields.items():
-        field = getattr(form, name.removeprefix("owner."), None)
+    for path, message in flatten_errors(fields):
+        field = getattr(form, path.rpartition(".")[2], None)
         if field is not None:
-            field.errors = list(field.errors) + list(messages)
+            field.errors = list(field.errors) + [message]
             placed = True
     if not placed:
         form.form_errors.append(error.message)

@@ -64,5 +64,8 @@ def import_command(slug: str, file: Path, fmt: str) -> None:
                 field = f" {line['field']}:" if line["field"] else ""
                 click.echo(f"line {line['line']}:{field} {line['message']}", err=True)
             raise click.ClickException(error.message) from error
+        except UnicodeDecodeError as error:
+            db.session.rollback()
+            raise click.ClickException(f"{file.name} is not UTF-8 text; nothing was imported.") from error
     db.session.commit()
     click.echo(f"{slug}: {result.created} created, {result.updated} updated.")

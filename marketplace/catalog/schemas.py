@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from flask import current_app
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from marketplace.catalog.models import (
     BILLINGS,
@@ -18,6 +18,7 @@ from marketplace.catalog.models import (
     SCOPES,
     WEIGHTINGS,
 )
+from marketplace.fields import String
 from marketplace.pagination import PageArgs
 from marketplace.regions import ISO_3166_ALPHA2
 from marketplace.text import SLUG_SHAPE
@@ -28,18 +29,18 @@ TAG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9 +#.-]{0,39}$")
 
 class MoneySchema(Schema):
     amount = fields.Integer(required=True, strict=True)
-    currency = fields.String(required=True)
+    currency = String(required=True)
 
 
 class DatasetUpdateSchema(Schema):
-    title = fields.String(validate=validate.Length(min=3, max=200))
-    summary = fields.String(validate=validate.Length(max=500))
-    description = fields.String(validate=validate.Length(max=20000))
-    content_kind = fields.String(validate=validate.OneOf(CONTENT_KINDS))
-    languages = fields.List(fields.String(), validate=validate.Length(min=1, max=20))
-    tags = fields.List(fields.String(), validate=validate.Length(max=20))
-    consent_policy = fields.String(validate=validate.OneOf(CONSENT_POLICIES))
-    weighting = fields.String(validate=validate.OneOf(WEIGHTINGS))
+    title = String(validate=validate.Length(min=3, max=200))
+    summary = String(validate=validate.Length(max=500))
+    description = String(validate=validate.Length(max=20000))
+    content_kind = String(validate=validate.OneOf(CONTENT_KINDS))
+    languages = fields.List(String(), validate=validate.Length(min=1, max=20))
+    tags = fields.List(String(), validate=validate.Length(max=20))
+    consent_policy = String(validate=validate.OneOf(CONSENT_POLICIES))
+    weighting = String(validate=validate.OneOf(WEIGHTINGS))
 
     @validates("languages")
     def _languages(self, value, **_):
@@ -57,15 +58,15 @@ class DatasetUpdateSchema(Schema):
 
 
 class DatasetCreateSchema(DatasetUpdateSchema):
-    slug = fields.String(required=True, metadata={"example": "forum-posts-2024"})
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
-    summary = fields.String(load_default="", validate=validate.Length(max=500))
-    description = fields.String(load_default="", validate=validate.Length(max=20000))
-    content_kind = fields.String(required=True, validate=validate.OneOf(CONTENT_KINDS))
-    languages = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=20))
-    tags = fields.List(fields.String(), load_default=list, validate=validate.Length(max=20))
-    consent_policy = fields.String(load_default="opt_out", validate=validate.OneOf(CONSENT_POLICIES))
-    weighting = fields.String(load_default="records", validate=validate.OneOf(WEIGHTINGS))
+    slug = String(required=True, metadata={"example": "forum-posts-2024"})
+    title = String(required=True, validate=validate.Length(min=3, max=200))
+    summary = String(load_default="", validate=validate.Length(max=500))
+    description = String(load_default="", validate=validate.Length(max=20000))
+    content_kind = String(required=True, validate=validate.OneOf(CONTENT_KINDS))
+    languages = fields.List(String(), required=True, validate=validate.Length(min=1, max=20))
+    tags = fields.List(String(), load_default=list, validate=validate.Length(max=20))
+    consent_policy = String(load_default="opt_out", validate=validate.OneOf(CONSENT_POLICIES))
+    weighting = String(load_default="records", validate=validate.OneOf(WEIGHTINGS))
 
     @validates("slug")
     def _slug(self, value, **_):
@@ -77,12 +78,12 @@ class DatasetCreateSchema(DatasetUpdateSchema):
 
 
 class PriceSchema(Schema):
-    model = fields.String(required=True, validate=validate.OneOf(PRICE_MODELS))
+    model = String(required=True, validate=validate.OneOf(PRICE_MODELS))
     amount = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=10**12),
         metadata={"description": "Minor units: the flat price, or the price per 1k records / 1M tokens."},
     )
-    currency = fields.String(required=True)
+    currency = String(required=True)
 
     @validates("currency")
     def _currency(self, value, **_):
@@ -92,16 +93,16 @@ class PriceSchema(Schema):
 
 
 class OfferCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    name = String(required=True, validate=validate.Length(min=2, max=120))
     scopes = fields.List(
-        fields.String(validate=validate.OneOf(SCOPES)), required=True,
+        String(validate=validate.OneOf(SCOPES)), required=True,
         validate=validate.Length(min=1, max=len(SCOPES)),
     )
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=120))
-    territory = fields.List(fields.String(), load_default=lambda: ["*"], validate=validate.Length(min=1))
+    territory = fields.List(String(), load_default=lambda: ["*"], validate=validate.Length(min=1))
     exclusive = fields.Boolean(load_default=False)
     price = fields.Nested(PriceSchema, required=True)
-    billing = fields.String(load_default="one_time", validate=validate.OneOf(BILLINGS))
+    billing = String(load_default="one_time", validate=validate.OneOf(BILLINGS))
     contributor_share_bps = fields.Integer(required=True, strict=True)
 
     @validates("scopes")
@@ -131,11 +132,11 @@ class OfferCreateSchema(Schema):
 
 
 class CatalogArgs(PageArgs):
-    q = fields.String(load_default="", validate=validate.Length(max=200))
-    scope = fields.String(load_default=None, validate=validate.OneOf(SCOPES))
-    language = fields.String(load_default=None, validate=validate.Regexp(LANGUAGE_SHAPE))
-    content_kind = fields.String(load_default=None, validate=validate.OneOf(CONTENT_KINDS))
-    price_model = fields.String(load_default=None, validate=validate.OneOf(PRICE_MODELS))
+    q = String(load_default="", validate=validate.Length(max=200))
+    scope = String(load_default=None, validate=validate.OneOf(SCOPES))
+    language = String(load_default=None, validate=validate.Regexp(LANGUAGE_SHAPE))
+    content_kind = String(load_default=None, validate=validate.OneOf(CONTENT_KINDS))
+    price_model = String(load_default=None, validate=validate.OneOf(PRICE_MODELS))
 
 
 # ---- output ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ def _apply(dataset: Dataset, fields: dict) -> None:
 
 def owned_dataset(session: Session, platform_id: int, slug: str, *, lock: bool = False) -> Dataset:
     """The platform's own dataset. :raise NotFound: unknown, or another platform's."""
+    if "\x00" in slug:  # no slug holds NUL, and PostgreSQL refuses it even in a query
+        raise NotFound(f"No dataset {slug!r} among yours.")
     statement = select(Dataset).where(Dataset.slug == slug, Dataset.platform_id == platform_id)
     if lock:
         statement = statement.with_for_update(of=Dataset)
@@ -72,7 +74,7 @@ def visible_dataset(session: Session, slug: str, viewer_org_id: int | None) -> D
 
     :raise NotFound: unknown, or another platform's draft or unpublished dataset.
     """
-    dataset = session.scalar(select(Dataset).where(Dataset.slug == slug))
+    dataset = None if "\x00" in slug else session.scalar(select(Dataset).where(Dataset.slug == slug))
     if dataset is None or not (dataset.is_public or dataset.platform_id == viewer_org_id):
         raise NotFound(f"No dataset {slug!r}.")
     return dataset
@@ -130,13 +132,16 @@ def take_down(session: Session, dataset: Dataset, external_id: str) -> None:
 
     :raise NotFound: no record with that external id in the dataset.
     """
-    record_id, taken_down_at = session.execute(
-        select(Record.id, Record.taken_down_at).where(
-            Record.dataset_id == dataset.id, Record.external_id == external_id
-        )
-    ).first() or (None, None)
-    if record_id is None:
+    row = None
+    if "\x00" not in external_id:  # no id holds NUL, and PostgreSQL refuses it even in a query
+        row = session.execute(
+            select(Record.id, Record.taken_down_at).where(
+                Record.dataset_id == dataset.id, Record.external_id == external_id
+            )
+        ).first()
+    if row is None:
         raise NotFound(f"No record {external_id!r} in {dataset.slug!r}.")
+    record_id, taken_down_at = row
     if taken_down_at is not None:
         return
     revision = next_revision(session, dataset.id)

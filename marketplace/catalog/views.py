@@ -27,6 +27,8 @@ from marketplace.pagination import paginate
 
 bp = Blueprint("catalog", __name__)
 
+NOT_UTF8 = "The file is not UTF-8 text; nothing was imported. Save it as UTF-8 and try again."
+
 
 # ---- public ----------------------------------------------------------------------------
 
@@ -187,6 +189,9 @@ def upload_records(slug: str):
         return manage_dataset(slug, import_errors={"message": error.message,
                                                    "lines": (error.errors or {}).get("lines", [])},
                               status=422)
+    except UnicodeDecodeError:
+        db.session.rollback()
+        return manage_dataset(slug, import_errors={"message": NOT_UTF8}, status=422)
     db.session.commit()
     flash(f"Imported {upload.filename}: {result.created:,} created, {result.updated:,} updated.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
