@@ -63,6 +63,9 @@ def test_one_cli_call_imports_100k_records(client, runner, platform, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"{slug}: {N} created, 0 updated." in result.output
     assert record_count(slug) == N
+    version = client.post(f"/api/v1/datasets/{slug}/versions", json={}, headers=platform["headers"]).get_json()
+    # "record {i} has five words": five tokens each; u0..u4999 each named 20 times.
+    assert (version["record_count"], version["token_count"], version["contributor_count"]) == (N, 5 * N, 5000)
 
 
 @pytest.mark.slow
