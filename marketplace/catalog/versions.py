@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import datetime
 
 import orjson
 from sqlalchemy import exists, func, literal, select
@@ -54,6 +55,12 @@ def canonical_lines(session: Session, dataset_id: int) -> Iterator[bytes]:
     Sorted by external id in byte order, keys sorted, timestamps as
     `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the same records always give the same bytes.
     """
+    for _created_at, line in _canonical_rows(session, dataset_id):
+        yield line
+
+
+def _canonical_rows(session: Session, dataset_id: int) -> Iterator[tuple[object, bytes]]:
+    """(created_at as the driver returns it, canonical line) for each live record, in order."""
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
     order = "r.external_id" if sqlite else 'r.external_id COLLATE "C"'
@@ -71,7 +78,7 @@ def canonical_lines(session: Session, dataset_id: int) -> Iterator[bytes]:
             created_at.replace(" ", "T") + "Z" if sqlite
             else created_at.isoformat(timespec="microseconds") + "Z"
         )
-        yield dumps(
+        yield created_at, dumps(
             {"contributor": contributor, "created_at": stamp, "external_id": external_id,
              "text": body, "tokens": tokens},
             option=sort_keys,
@@ -79,10 +86,29 @@ def canonical_lines(session: Session, dataset_id: int) -> Iterator[bytes]:
 
 
 def export_sha256(session: Session, dataset_id: int) -> str:
+    return _export_digest(session, dataset_id)[0]
+
+
+def _export_digest(session: Session, dataset_id: int) -> tuple[str, datetime | None, datetime | None]:
+    """The canonical export's sha256, and its earliest and latest `created_at`, in one pass.
+
+    (Reading the time span in the same pass spares freezing a second walk over every live
+    record: MIN/MAX by their own query fetched each row again, in contributor order.)
+    """
     digest = hashlib.sha256()
-    for line in canonical_lines(session, dataset_id):
+    first = last = None
+    for created_at, line in _canonical_rows(session, dataset_id):
         digest.update(line)
-    return digest.hexdigest()
+        if first is None or created_at < first:
+            first = created_at
+        if last is None or created_at > last:
+            last = created_at
+    # As the column's own type reads them (SQLite stores text; MIN/MAX compared it the same way).
+    dialect = session.get_bind().dialect
+    to_python = Record.__table__.c.created_at.type.dialect_impl(dialect).result_processor(dialect, None)
+    if to_python is not None:
+        first, last = (to_python(value) if value is not None else None for value in (first, last))
+    return digest.hexdigest(), first, last
 
 
 def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
@@ -129,13 +155,9 @@ def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
     ).one()
     if contributors == 0:
         raise Conflict("The dataset has no live records to freeze; import records first.")
-    first, last = session.execute(
-        select(func.min(Record.created_at), func.max(Record.created_at)).where(live)
-    ).one()
     version.record_count, version.token_count = int(records), int(tokens)
     version.contributor_count = contributors
-    version.first_record_at, version.last_record_at = first, last
-    version.sha256 = export_sha256(session, dataset.id)
+    version.sha256, version.first_record_at, version.last_record_at = _export_digest(session, dataset.id)
     session.flush()
     session.expire(dataset, ["versions"])
     return version

@@ -52,12 +52,14 @@ def eligible_sql(question: EligibilityQuestion, *, contributor_filter: str = "")
     if not question.scopes or not question.version_ids:
         raise ValueError("eligibility needs at least one scope and one version")
     weight_column = "record_count" if question.weighting == "records" else "token_count"
-    params: dict = {f"scope_{i}": scope for i, scope in enumerate(question.scopes)}
+    # Each scope once: a repeated scope would count one grant twice against n_scopes.
+    scopes = sorted(set(question.scopes))
+    params: dict = {f"scope_{i}": scope for i, scope in enumerate(scopes)}
     params.update(
         platform_id=question.platform_id,
         dataset_id=question.dataset_id,
         at=question.at,
-        n_scopes=len(question.scopes),
+        n_scopes=len(scopes),
         default_allows=1 if question.consent_policy == "opt_out" else 0,
         regions=sorted(question.opt_in_regions) or ["--"],
         version_ids=list(question.version_ids),
@@ -74,7 +76,7 @@ def eligible_sql(question: EligibilityQuestion, *, contributor_filter: str = "")
             "WHERE vc.version_id IN :version_ids GROUP BY vc.contributor_id"
         )
     sql = f"""
-WITH license_scopes AS ({_scope_values(question.scopes)}),
+WITH license_scopes AS ({_scope_values(scopes)}),
 applicable AS (
   SELECT c.contributor_id, ls.scope AS license_scope, c.status,
          ROW_NUMBER() OVER (

@@ -80,6 +80,8 @@ class LedgerEntry(Base):
         CheckConstraint("amount <> 0 OR weight IS NOT NULL", name="amount_nonzero"),
         Index("ix_ledger_entries_account", "account", "owner_id", "currency"),
         Index("ix_ledger_entries_transaction", "transaction_id"),
+        # One line of one allocation in a single look-up (migration 0004).
+        Index("ix_ledger_entries_transaction_owner", "transaction_id", "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -112,6 +112,9 @@ def post_transaction(
     """
     if sum(amount for _a, _o, amount in entries) != 0:
         raise ValueError("a transaction's entries must sum to zero")
+    unknown = {account for account, _o, _a in entries} - ACCOUNT_KINDS.keys()
+    if unknown:
+        raise ValueError(f"unknown account kind {min(unknown)!r}")
     lock_for_writing(session, (f"{account}:{owner}" for account, owner, _ in entries))
     payload = {"currency": currency, "entries": sorted(entries), **columns}
     opened = open_transaction(session, key=key, payload=payload, kind=kind, memo=memo or {}, **columns)
