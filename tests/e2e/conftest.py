@@ -1,7 +1,15 @@
-"""Browser tests: Playwright driving Debian's chromium against the live server."""
+"""Browser tests: Playwright driving Debian's chromium against the live server.
+
+The server is tests/conftest.py's `live_server`: its own process, its own migrated
+SQLite database in a tmp dir, real commits, CSRF on. Not a thread in this process:
+a second `create_app()` here would rebind the module-level extensions (the job
+queue's app, the rate limiter's switch and storage, flask-smorest's Api) away from
+the test app that the other tests in this xdist worker still use.
+"""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,12 +19,15 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+#: Waits for navigation and assertions; a step on this machine takes well under a second.
+TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="session")
 def browser():
+    """One headless chromium per test process; each test gets a fresh context (see `page`)."""
     if not CHROMIUM.exists():
-        message = "Debian chromium is not installed: run scripts/install-chromium.sh"
+        message = "Debian chromium not installed: run scripts/install-chromium.sh"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -28,10 +39,31 @@ def browser():
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so `page` can tell whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def page(browser, live_server):
+def page(request, browser, live_server, tmp_path_factory):
+    """A page in a fresh browser context (no cookies) on the live server.
+
+    On failure, a full-page screenshot is saved and its path printed with the report.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        name = re.sub(r"[^\w.-]+", "-", request.node.name)
+        path = tmp_path_factory.mktemp("screenshots") / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        print(f"\nscreenshot of {page.url} at the failure: {path}")
     context.close()
