@@ -25,6 +25,8 @@ def _safe_next(default: str) -> str:
 
 
 def home_for(user) -> str:
+    if user.role == "admin":
+        return url_for("ledger.overview")
     if user.organization is not None and user.organization.is_platform:
         return url_for("catalog.manage_datasets")
     return url_for("catalog.browse")
@@ -33,6 +35,9 @@ def home_for(user) -> str:
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def signup():
+    if current_user.is_authenticated:
+        flash(f"You are logged in as {current_user.email}; log out first to open another account.", "info")
+        return redirect(home_for(current_user))
     form = SignUpForm()
     if form.validate_on_submit():
         try:
@@ -54,6 +59,8 @@ def signup():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_safe_next(home_for(current_user)))
     form = LogInForm()
     if form.validate_on_submit():
         user = services.authenticate(db.session, form.email.data, form.password.data)

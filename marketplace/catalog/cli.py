@@ -53,7 +53,7 @@ def import_command(slug: str, file: Path, fmt: str) -> None:
         task = progress.add_task("import", total=size)
         stream = io.BufferedReader(_CountingReader(raw, lambda n: progress.advance(task, n)), 1 << 20)
         if fmt == "csv":
-            objects = importer.csv_objects(io.TextIOWrapper(stream, encoding="utf-8", newline=""))
+            objects = importer.csv_objects(io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""))
         else:
             objects = importer.ndjson_objects(stream)
         try:

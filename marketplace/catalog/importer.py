@@ -27,6 +27,7 @@ from marketplace.catalog.models import Dataset, Record
 from marketplace.catalog.services import next_revision
 from marketplace.errors import Invalid
 from marketplace.regions import ISO_3166_ALPHA2
+from marketplace.text import NO_NUL
 
 #: Rows a batch: small enough that its objects are still in the CPU's cache when written.
 BATCH_SIZE = 2_000
@@ -106,24 +107,30 @@ def parse_record(obj) -> tuple[str, str, str, str, datetime, int]:
     external_id = obj.get("external_id")
     if type(external_id) is not str or not external_id or len(external_id) > MAX_EXTERNAL_ID:
         raise LineError("external_id", "Give a string of 1 to 200 characters.")
+    if "\x00" in external_id:
+        raise LineError("external_id", NO_NUL)
     contributor = obj.get("contributor")
     if type(contributor) is not dict:
         raise LineError("contributor", "Give an object {external_id, region}.")
     contributor_id = contributor.get("external_id")
     if type(contributor_id) is not str or not contributor_id or len(contributor_id) > MAX_EXTERNAL_ID:
         raise LineError("contributor.external_id", "Give a string of 1 to 200 characters.")
+    if "\x00" in contributor_id:
+        raise LineError("contributor.external_id", NO_NUL)
     region = contributor.get("region")
     if type(region) is not str or region.upper() not in ISO_3166_ALPHA2:
         raise LineError("contributor.region", f"Unknown region code {region!r}: use ISO 3166-1 alpha-2.")
     text = obj.get("text")
     if type(text) is not str or not text.strip():
         raise LineError("text", "Missing text." if text in (None, "") else "Give non-empty text.")
+    if "\x00" in text:
+        raise LineError("text", NO_NUL)
     created_at = obj.get("created_at")
     if type(created_at) is not str:
         raise LineError("created_at", "Give an ISO 8601 timestamp, like 2024-05-01T12:00:00Z.")
     try:
         moment = _utc(created_at)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the offset moves it out of years 1-9999
         raise LineError("created_at", f"Bad timestamp {created_at!r}: use ISO 8601.") from None
     tokens = obj.get("tokens")
     if tokens is None:
@@ -345,6 +352,8 @@ def import_records(
                     or type(contributor_id) is not str or not 0 < len(contributor_id) <= longest
                     or type(region) is not str or region not in regions
                     or type(text) is not str or not text or text.isspace()
+                    # PostgreSQL can't store NUL: parse_record refuses it.
+                    or "\x00" in text or "\x00" in external_id or "\x00" in contributor_id
                     # "2024-05-01T12:00:00Z" exactly; fromisoformat checks the digits and ranges.
                     or type(created_at) is not str or len(created_at) != 20
                     or created_at[4::3] != "--T::Z"):

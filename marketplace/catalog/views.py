@@ -179,7 +179,7 @@ def upload_records(slug: str):
     if upload is None or not upload.filename:
         return manage_dataset(slug, import_errors={"message": "Choose a file to upload."}, status=422)
     if upload.filename.lower().endswith(".csv"):
-        objects = importer.csv_objects(io.TextIOWrapper(upload.stream, encoding="utf-8", newline=""))
+        objects = importer.csv_objects(io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline=""))
     else:
         objects = importer.ndjson_objects(upload.stream)
     try:

@@ -63,7 +63,8 @@ def test_a_member_cannot_be_made_an_admin(runner, platform):
 def test_a_password_lets_the_admin_log_in_to_the_web(runner, client):
     result = runner.invoke(args=["admin", "create", "web@example.test", "--password", "long enough pw"])
     assert result.exit_code == 0, result.output
-    assert client.post("/login", data={"email": "web@example.test", "password": "long enough pw"}).status_code == 302
+    response = client.post("/login", data={"email": "web@example.test", "password": "long enough pw"})
+    assert (response.status_code, response.headers["Location"]) == (302, "/admin/ledger")
     assert client.get("/admin/ledger").status_code == 200
 
 

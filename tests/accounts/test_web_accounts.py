@@ -79,6 +79,18 @@ def test_log_in_redirects_each_role_home(client, platform, buyer):
     assert (response.status_code, response.headers["Location"]) == (302, "/datasets")
 
 
+def test_logged_in_users_are_sent_on_from_the_log_in_and_sign_up_pages(client, platform):
+    client.post("/login", data={"email": platform["email"], "password": platform["password"]})
+    assert client.get("/login").headers["Location"] == "/platform/datasets"
+    assert client.get("/login?next=/account/keys").headers["Location"] == "/account/keys"
+    response = client.get("/signup", follow_redirects=True)
+    assert response.request.path == "/platform/datasets"
+    assert f"You are logged in as {platform['email']}".encode() in response.data
+    count = organizations()
+    signup = client.post("/signup", data=signup_form(email="second@example.test"))
+    assert (signup.status_code, organizations()) == (302, count)
+
+
 @pytest.mark.parametrize(("form", "message"), [
     ({"email": "platform-nobody@example.test", "password": "whatever it is"}, b"Wrong e-mail or password."),
     ({"email": "{email}", "password": "wrong password"}, b"Wrong e-mail or password."),

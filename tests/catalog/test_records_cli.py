@@ -101,3 +101,12 @@ def test_an_unknown_dataset_or_file(runner, slug, tmp_path):
     assert (result.exit_code, result.stderr.strip()) == (1, "Error: No dataset 'nothing-here'.")
     missing = run(runner, slug, tmp_path / "missing.ndjson")
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_a_csv_saved_with_a_byte_order_mark_reads_its_header(runner, slug, tmp_path):
+    # Spreadsheet programs write UTF-8 CSV with a BOM; the first column must still be external_id.
+    path = tmp_path / "from-a-spreadsheet.csv"
+    path.write_bytes("\ufeff".encode() + f"{HEADER}\r\nx1,u1,FR,bonjour,2024-01-01T00:00:00Z\r\n".encode())
+    result = run(runner, slug, path)
+    assert (result.exit_code, result.stdout) == (0, "forum-2024: 1 created, 0 updated.\n")
+    assert stored_records(slug)["x1"]["region"] == "FR"
