@@ -80,7 +80,7 @@ def test_catalog_lists_the_published_datasets_with_their_offers(app, runner, cli
 def test_the_printed_log_ins_and_keys_work(app, runner, client):
     output = load(runner)
     for role, start in [("photo operator", "/platform/datasets"), ("buyer", "/datasets"),
-                        ("admin", "/datasets")]:
+                        ("admin", "/admin/ledger")]:
         email, password = printed_login(output, role)
         response = app.test_client().post("/login", data={"email": email, "password": password})
         assert (response.status_code, response.headers["Location"]) == (302, start), role
