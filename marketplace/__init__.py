@@ -83,14 +83,20 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.accounts import views as accounts_views
     from marketplace.catalog import api as catalog_api
     from marketplace.catalog import views as catalog_views
+    from marketplace.consent import api as consent_api
+    from marketplace.consent import views as consent_views
+    from marketplace.contributors import claims_api, claims_views, statement_api, statement_views
     from marketplace.extensions import api, csrf
     from marketplace.ledger import api as ledger_api
     from marketplace.ledger import views as ledger_views
     from marketplace.licensing import api as licensing_api
     from marketplace.licensing import views as licensing_views
     from marketplace.payments import api as payments_api
+    from marketplace.transparency import api as transparency_api
+    from marketplace.transparency import views as transparency_views
 
-    for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp):
+    for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
+                      claims_api.blp, statement_api.blp, consent_api.blp, transparency_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -99,6 +105,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(catalog_views.bp)
     app.register_blueprint(ledger_views.bp)
     app.register_blueprint(licensing_views.bp)
+    app.register_blueprint(claims_views.bp)
+    app.register_blueprint(statement_views.bp)
+    app.register_blueprint(consent_views.bp)
+    app.register_blueprint(transparency_views.bp)
 
 
 def _register_cli(app: Flask) -> None:

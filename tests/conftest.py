@@ -151,6 +151,23 @@ def buyer(client):
     return factories.signup(client, "buyer", "Model Lab")
 
 
+@pytest.fixture
+def stripe_gateway(app, localstripe_url):
+    """Point the app's payments at the test localstripe for this test."""
+    from marketplace.payments.gateway import StripeGateway
+
+    gateway = StripeGateway(app.config["STRIPE_SECRET_KEY"], localstripe_url)
+    app.extensions["payment_gateway"] = gateway
+    yield gateway
+    app.extensions.pop("payment_gateway", None)
+
+
+def card_token(gateway, number: str = "4242424242424242") -> str:
+    token = gateway.client.v1.tokens.create(
+        params={"card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}})
+    return token.id
+
+
 class LiveServer:
     """The app served over HTTP by its own process, with its own migrated SQLite database."""
 

@@ -47,6 +47,11 @@ class Contributor(TimestampMixin, Base):
     external_id: Mapped[str] = mapped_column(String(200))
     #: ISO 3166-1 alpha-2 region, upper case (decides opt-in rules).
     region: Mapped[str] = mapped_column(String(2))
+    #: The person's Dividend account once they claimed this identity (one account may hold
+    #: identities on several platforms); empty until then. Earnings accrue either way.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    #: When the identity was claimed.
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Dataset(TimestampMixin, Base):
@@ -152,6 +157,9 @@ class Record(Base):
     taken_down_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: Dataset revision of the take-down.
     taken_down_rev: Mapped[int | None] = mapped_column(Integer)
+    #: When the contributor had it erased: the text is gone, the row stays as a tombstone
+    #: (external id and times) so buyers can be told what to delete. Also taken down.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class DatasetVersion(Base):

@@ -1,0 +1,1 @@
+"""The contributor's side: claiming identities, the statement, erasure."""

@@ -1,0 +1,1 @@
+"""Public reports: how each dataset's money was shared, and the platform's own report."""
