@@ -26,6 +26,11 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+def run_id() -> str:
+    """Tells this test run's PostgreSQL schemas from a concurrent run's (xdist's run id, or the pid)."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:10]
+
+
 def _postgres_url() -> str:
     base = os.environ.get("DIVIDEND_TEST_DATABASE_URL")
     if not base:
@@ -33,7 +38,7 @@ def _postgres_url() -> str:
     from marketplace.config import normalize_database_url
 
     base = normalize_database_url(base)
-    schema = f"test_{_worker()}"
+    schema = f"test_{run_id()}_{_worker()}"
     engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -44,10 +49,24 @@ def _postgres_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    if BACKEND == "postgresql":
-        return _postgres_url()
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / f'test-{_worker()}.sqlite3'}"
+def database_url(tmp_path_factory):
+    if BACKEND != "postgresql":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / f'test-{_worker()}.sqlite3'}"
+        return
+    url = _postgres_url()
+    yield url
+    _drop_schema(f"test_{run_id()}_{_worker()}")
+
+
+def _drop_schema(schema: str) -> None:
+    """Drop this run's schema at the end; runs that crashed leave theirs, reused by nobody."""
+    from marketplace.config import normalize_database_url
+
+    engine = sa.create_engine(normalize_database_url(os.environ["DIVIDEND_TEST_DATABASE_URL"]),
+                              isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    engine.dispose()
 
 
 TEST_CONFIG = {

@@ -202,7 +202,9 @@ class _Writer:
             "modified_rev = CASE WHEN records.text = excluded.text "
             "AND records.created_at = excluded.created_at AND records.tokens = excluded.tokens "
             "AND records.contributor_id = excluded.contributor_id "
-            "THEN records.modified_rev ELSE excluded.modified_rev END"
+            "THEN records.modified_rev ELSE excluded.modified_rev END "
+            # An erased record stays erased: importing its id again must not bring the text back.
+            "WHERE records.erased_at IS NULL"
         )
         self.upsert_contributors = (
             "INSERT INTO contributors (platform_id, external_id, region, created_at) "

@@ -1,6 +1,98 @@
-"""JSON API: a contributor's consents, and platforms importing consent they collected."""
+"""JSON API: a contributor's consents and erasure, and platforms importing consent they collected."""
 from __future__ import annotations
 
+import io
+
+from flask import request
 from flask_smorest import Blueprint
 
-blp = Blueprint("consent_api", __name__, description="Consent")
+from marketplace.accounts.auth import BEARER, api_principal, require_api
+from marketplace.catalog.importer import ndjson_objects
+from marketplace.consent import imports, services
+from marketplace.consent.presenters import consent_items
+from marketplace.consent.schemas import (
+    ConsentDecisionSchema,
+    ConsentImportArgs,
+    ConsentImportResultSchema,
+    ConsentListSchema,
+    ConsentSchema,
+    ErasureRequestSchema,
+    ErasureSchema,
+)
+from marketplace.contributors import erasure
+from marketplace.contributors.identities import identity_ids
+from marketplace.extensions import db
+
+blp = Blueprint("consent_api", __name__, description="Consent and erasure")
+
+
+@blp.route("/me/consents", methods=["GET"])
+@blp.doc(security=BEARER)
+@require_api("contributor")
+@blp.response(200, ConsentListSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Contributor accounts only.")
+def my_consents():
+    """The standing decisions: for each platform or dataset and scope, the latest."""
+    ids = identity_ids(db.session, api_principal().user.id)
+    return {"items": consent_items(db.session, services.current_consents(db.session, ids))}
+
+
+@blp.route("/me/consents", methods=["PUT"])
+@blp.doc(security=BEARER)
+@require_api("contributor")
+@blp.arguments(ConsentDecisionSchema)
+@blp.response(200, ConsentSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Contributor accounts only.")
+@blp.alt_response(404, description="No identity of yours on that platform or dataset.")
+@blp.alt_response(422, description="Bad scope or status, or neither platform nor dataset.")
+def decide(body):
+    """Grant or withdraw, for a dataset or platform-wide, one scope or all ("*"); effective at once."""
+    consent = services.decide(db.session, api_principal().user.id, platform=body["platform"],
+                              dataset=body["dataset"], scope=body["scope"], status=body["status"])
+    db.session.commit()
+    return consent_items(db.session, [consent])[0]
+
+
+@blp.route("/consents/import", methods=["POST"])
+@blp.doc(security=BEARER, requestBody={
+    "required": True,
+    "content": {"application/x-ndjson": {
+        "schema": {"type": "string", "format": "binary"},
+        "example": '{"contributor": "u1", "dataset": null, "scope": "ai-train", "status": "granted", '
+                   '"at": "2024-03-01T00:00:00Z"}\n'}},
+    "description": "One decision a line: {contributor, dataset (slug or null), scope, status, at?}. "
+                   "Atomic: one bad line and nothing is written."})
+@require_api("platform")
+@blp.arguments(ConsentImportArgs, location="query")
+@blp.response(200, ConsentImportResultSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Only platforms import consent.")
+@blp.alt_response(413, description="Body larger than the configured limit.")
+@blp.alt_response(422, description='Bad source, or bad lines: errors = {"lines": [{line, field, message}]}.')
+def import_consents(args):
+    """Append consent the platform collected itself; each row records `platform-import:<source>`."""
+    principal = api_principal()
+    body = io.BufferedReader(request.stream, 1 << 20)
+    result = imports.import_consents(db.session, principal.organization.id, ndjson_objects(body),
+                                     source=args["source"], recorded_by=principal.user.id)
+    db.session.commit()
+    return result
+
+
+@blp.route("/me/erasure", methods=["POST"])
+@blp.doc(security=BEARER)
+@require_api("contributor")
+@blp.arguments(ErasureRequestSchema)
+@blp.response(201, ErasureSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Contributor accounts only.")
+@blp.alt_response(404, description="No identity of yours on that platform.")
+def erase(body):
+    """Delete your records on a platform from the store; earnings stay in the ledger."""
+    principal = api_principal()
+    target = services.resolve_target(db.session, principal.user.id, platform=body["platform"], dataset=None)
+    done = erasure.erase(db.session, target.contributor, principal.user.id)
+    db.session.commit()
+    return {"platform": body["platform"], "records_erased": done.records_erased, "requested_at": done.requested_at}

@@ -7,8 +7,6 @@ so a new event id carrying the same facts adds nothing either.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,10 +40,10 @@ def handle(session: Session, event: dict) -> int | None:
                 return None  # not ours
             charge = obj.get("latest_charge")
             charge_id = charge if isinstance(charge, str) else (charge or {}).get("id")
-            created = event.get("created")
-            at = (datetime.fromtimestamp(created, UTC).replace(tzinfo=None)
-                  if isinstance(created, int) else services.utcnow())
-            services.mark_succeeded(session, payment, charge_id=charge_id, at=at)
+            # The payment's time is when we learn of it, to the microsecond: consent is decided
+            # as of then, and Stripe's `created` (whole seconds) would let a decision recorded
+            # in the same second land after the payment it preceded.
+            services.mark_succeeded(session, payment, charge_id=charge_id, at=services.utcnow())
             return payment.id
         case "payment_intent.payment_failed":
             payment = services.payment_by_intent(session, obj.get("id", ""))

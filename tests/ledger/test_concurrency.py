@@ -28,7 +28,7 @@ from marketplace.ledger.allocation import PaymentFacts, allocate_payment, revers
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE, Allocation
 from marketplace.ledger.split import split
-from tests.conftest import BACKEND, TEST_CONFIG
+from tests.conftest import BACKEND, TEST_CONFIG, run_id
 
 pytestmark = [
     pytest.mark.isolated_db,
@@ -53,7 +53,7 @@ def isolated_app(app):
     flask-smorest's Api) to the newest app: they are given back to the suite's `app` at the end.
     """
     base = normalize_database_url(os.environ["DIVIDEND_TEST_DATABASE_URL"])
-    schema = f"ledger_threads_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = f"ledger_threads_{run_id()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
