@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import select
 
+from marketplace import demo_history as history
 from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Organization, User
 from marketplace.catalog import importer, offers, services, versions
@@ -461,6 +462,14 @@ def load(scale: Scale, seed: int, console: Console) -> dict[str, str]:
             rows = records(plan, seed, people[plan.platform], count)
             line = _make_dataset(plan, organizations[plan.platform], rows, count, progress)
             progress.console.print(f"  {line}", soft_wrap=True)
+    regions = current_app.config["OPT_IN_REGIONS"]
+    for account in (FORUM, PHOTO):
+        count = history.import_consent(seed, organizations[account], people[account], regions)
+        console.print(f"  {account.organization}: {count:,} consent decisions imported")
+    history.claim_person([organizations[FORUM].id, organizations[PHOTO].id])
+    buyer_user = db.session.scalar(select(User).where(User.email == BUYER.email))
+    for line in history.sell(organizations[BUYER], buyer_user):
+        console.print(f"  {line}", soft_wrap=True)
     return keys
 
 
@@ -487,6 +496,7 @@ def print_logins(console: Console, keys: dict[str, str] | None) -> None:
     table = _table("role", "e-mail", "password", "page")
     for account in ACCOUNTS:
         table.add_row(account.role, account.email, account.password, account.start)
+    table.add_row("contributor", history.PERSON.email, history.PERSON.password, "/me/statement")
     console.print(table)
     if not keys:
         console.print(f"API keys were shown when the data was loaded; make new ones at "

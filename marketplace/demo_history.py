@@ -1,0 +1,112 @@
+"""The demo's history: consent people gave, licenses bought and paid, one refund, a claimed person.
+
+So that a newcomer's first look at statements and transparency pages shows real figures.
+Everything goes through the services the app uses: consent through the platform import,
+licenses through `create_license`, payments through `mark_succeeded` and `settle` (the
+webhook's own path: activation, allocation, the ledger). Only the processor is left out: the
+demo loads before the local Stripe server starts, so its payments are recorded as already
+made (intent ids `pi_demo_…`), and refunding them through the processor isn't possible.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from marketplace.accounts import services as accounts
+from marketplace.accounts.models import Organization, User
+from marketplace.catalog.models import Contributor, Dataset, Offer
+from marketplace.consent import imports
+from marketplace.contributors.identities import link
+from marketplace.db import utcnow
+from marketplace.extensions import db
+from marketplace.licensing.services import create_license
+from marketplace.payments import services as payments
+from marketplace.payments.models import Payment
+
+#: (dataset slug, offer name) bought by the demo buyer, in this order.
+PURCHASES = (
+    ("threadline-posts", "Model training, worldwide, 12 months"),
+    ("threadline-posts", "Retrieval and grounding, renewed yearly"),
+    ("threadline-replies", "Evaluation sets"),
+    ("aperture-captions", "Indexing and search"),
+    ("aperture-alt-text", "Accessibility evaluation"),
+)
+#: The purchase refunded in part, and by how much of its price (a complaint about coverage).
+REFUNDED, REFUND_SHARE = 2, 0.25
+#: Of contributors in opt-in regions, the share who granted every use when their platform asked.
+GRANTED = 0.45
+#: Of the others, the share who withdrew from AI training.
+WITHDREW_TRAINING = 0.06
+
+
+@dataclass(frozen=True)
+class Person:
+    """A demo contributor with a Dividend account: identities on both platforms."""
+
+    email: str
+    password: str
+    identities: tuple[str, ...]
+
+
+PERSON = Person("maya@people.example.test", "demo-contributor-pass", ("tl-00000", "ap-00000"))
+
+
+def import_consent(seed: int, platform: Organization, people: list[tuple[str, str]],
+                   opt_in_regions: frozenset[str]) -> int:
+    """Decisions the platform collected in its own onboarding survey, imported with that source."""
+    rng = random.Random(f"{seed}/consent/{platform.slug}")
+    # People whom no record names were never created as contributors.
+    known = set(db.session.scalars(select(Contributor.external_id).where(Contributor.platform_id == platform.id)))
+
+    def lines():
+        n = 0
+        for external_id, region in people:
+            if external_id in PERSON.identities or external_id not in known:
+                continue  # the demo person decides for themself
+            if region in opt_in_regions and rng.random() < GRANTED:
+                status, scope = "granted", "*"
+            elif region not in opt_in_regions and rng.random() < WITHDREW_TRAINING:
+                status, scope = "withdrawn", "ai-train"
+            else:
+                continue
+            n += 1
+            yield n, {"contributor": external_id, "dataset": None, "scope": scope, "status": status,
+                      "at": "2024-06-01T09:00:00Z"}
+
+    return imports.import_consents(db.session, platform.id, lines(), source="onboarding survey 2024",
+                                   recorded_by=None).imported
+
+
+def sell(buyer: Organization, user: User) -> list[str]:
+    """Buy and pay PURCHASES; refund one in part. Returns a line per sale."""
+    done = []
+    for n, (slug, offer_name) in enumerate(PURCHASES):
+        offer = db.session.scalar(select(Offer).join(Dataset).where(Dataset.slug == slug, Offer.name == offer_name))
+        license, _ = create_license(db.session, buyer=buyer, user=user, offer_id=offer.id)
+        payment = Payment(license_id=license.id, payment_intent_id=f"pi_demo_{license.id}",
+                          client_secret=f"pi_demo_{license.id}_secret_demo", amount=license.price_amount,
+                          currency=license.currency, purpose="initial")
+        db.session.add(payment)
+        db.session.flush()
+        payments.mark_succeeded(db.session, payment, charge_id=f"ch_demo_{license.id}", at=utcnow())
+        allocation = payments.settle(db.session, payment.id)
+        line = (f"license #{license.id}: {slug} / {offer_name}, {license.price_amount:,} {license.currency} "
+                f"to {allocation.eligible_count:,} contributors")
+        if n == REFUNDED:
+            refund = int(payment.amount * REFUND_SHARE)
+            payments.record_refunded_total(db.session, payment, refund, key=f"demo-refund:{payment.id}")
+            line += f", {refund:,} refunded"
+        done.append(line)
+    return done
+
+
+def claim_person(platform_ids: list[int]) -> User:
+    """PERSON's account, holding their identity on each demo platform."""
+    user = accounts.create_user(db.session, PERSON.email, PERSON.password, role="contributor")
+    for external_id in PERSON.identities:
+        contributor = db.session.scalar(select(Contributor).where(
+            Contributor.platform_id.in_(platform_ids), Contributor.external_id == external_id))
+        link(db.session, contributor, user)
+    return user
