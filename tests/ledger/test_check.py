@@ -122,6 +122,7 @@ def test_the_admin_page_shows_totals_and_runs_the_check(client, runner):
     assert b"Never run" in page.data
     for text in (b"marketplace_fees", b"contributor_payable", b"platform_payable", b"payment_clearing"):
         assert text in page.data
+    assert b"Sum in USD</th><th>0.00 USD" in page.data  # the whole ledger sums to zero, per currency
     ran = client.post("/admin/ledger/check", follow_redirects=True)
     assert ran.status_code == 200
     assert b"Every invariant holds." in ran.data and b"Balanced: every invariant holds." in ran.data
