@@ -115,10 +115,12 @@ def _register_cli(app: Flask) -> None:
     from marketplace import demo, jobs
     from marketplace.accounts import cli as accounts_cli
     from marketplace.catalog import cli as catalog_cli
+    from marketplace.contributors import cli as contributors_cli
     from marketplace.ledger import cli as ledger_cli
 
     app.cli.add_command(catalog_cli.records)
     app.cli.add_command(accounts_cli.admin)
     app.cli.add_command(ledger_cli.ledger)
+    app.cli.add_command(contributors_cli.claim_codes)
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(jobs.worker_command)

@@ -61,6 +61,8 @@ def load() -> dict:
             for code in _str("OPT_IN_REGIONS", DEFAULT_OPT_IN_REGIONS).split(",")
             if code.strip()
         ),
+        #: Days a claim code stays valid after it is issued (then the platform issues a new one).
+        "CLAIM_CODE_DAYS": _int("CLAIM_CODE_DAYS", 30),
         #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
         "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
         #: Rate-limit storage (Flask-Limiter URI); memory suits one process.

@@ -1,6 +1,225 @@
 """Web pages: claiming an identity, linking more, and the platform's contributors and codes."""
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from marketplace.accounts.forms import EmptyForm, email_field, no_nul
+from marketplace.accounts.views import home_for
+from marketplace.catalog.models import Contributor
+from marketplace.contributors import claims
+from marketplace.contributors.identities import identities as held_identities
+from marketplace.errors import Conflict, DomainError, flatten_errors
+from marketplace.extensions import db, limiter
 
 bp = Blueprint("claims", __name__)
+
+PER_PAGE = 50
+#: The list filter's choices: "" all, "yes" claimed only, "no" unclaimed only.
+CLAIMED_FILTER = {"": None, "yes": True, "no": False}
+
+
+class CodeForm(FlaskForm):
+    code = StringField("Claim code", validators=[DataRequired(), Length(max=100), no_nul])
+
+
+class ClaimForm(CodeForm):
+    email = email_field
+    password = PasswordField("Choose a password", validators=[
+        DataRequired(), Length(min=8, max=1000, message="Use at least 8 characters.")])
+
+
+def _show_error(form: FlaskForm, error: DomainError) -> None:
+    """Put a service error on the field it names (code, email, password), else on the form."""
+    placed = False
+    for path, message in flatten_errors(((error.errors or {}).get("json")) or {}):
+        field = getattr(form, path, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+    if not placed:
+        form.form_errors.append(error.message)
+
+
+def _after_claim_url() -> str:
+    # The statement page is the contributor's home once it exists; the consent page until then.
+    if "statement.page" in current_app.view_functions:
+        return url_for("statement.page")
+    return url_for("consent.page")
+
+
+def _contributor() -> None:
+    if current_user.role != "contributor":
+        abort(403, "This page is for contributors: claim your identity with the code your platform gave you.")
+
+
+def _csrf_ok() -> None:
+    if not EmptyForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+
+
+# ---- contributors ------------------------------------------------------------------------
+
+
+@bp.route("/claim", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def claim():
+    if current_user.is_authenticated:
+        if current_user.role == "contributor":
+            return redirect(url_for("claims.identities"))
+        flash(f"You are logged in as {current_user.email}, an organization's account: log out to claim "
+              "a contributor identity.", "info")
+        return redirect(home_for(current_user))
+    form = ClaimForm()
+    if form.validate_on_submit():
+        try:
+            claimed = claims.claim(db.session, form.code.data, form.email.data, form.password.data,
+                                   with_api_key=False)
+        except DomainError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            login_user(claimed.user)
+            names = ", ".join(f"{i['external_id']} on {i['platform_name']}"
+                              for i in claims.identity_items(db.session, claimed.identities))
+            flash(f"Welcome to Dividend. The identity {names} is yours now, with everything it earned so far.",
+                  "success")
+            return redirect(_after_claim_url())
+    return render_template("contributors/claim.html", form=form), 422 if form.errors else 200
+
+
+def _identities_page(form: CodeForm, status: int = 200):
+    items = claims.identity_items(db.session, held_identities(db.session, current_user.id))
+    return render_template("contributors/identities.html", items=items, form=form), status
+
+
+@bp.route("/me/identities")
+@login_required
+def identities():
+    _contributor()
+    return _identities_page(CodeForm())
+
+
+@bp.route("/me/identities", methods=["POST"])
+@login_required
+@limiter.limit("10 per minute")
+def link():
+    _contributor()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            contributor = claims.link_code(db.session, current_user, form.code.data)
+        except DomainError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            item = claims.identity_items(db.session, [contributor])[0]
+            flash(f"Linked {item['external_id']} on {item['platform_name']}: its earnings join your statement.",
+                  "success")
+            return redirect(url_for("claims.identities"))
+    return _identities_page(form, 422)
+
+
+# ---- platforms ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewCode:
+    """A code just issued, shown once on the page that answers the POST."""
+
+    external_id: str
+    code: str
+    expires_at: datetime
+
+
+def _platform():
+    organization = current_user.organization
+    if organization is None or not organization.is_platform:
+        abort(403, "These pages are for platform accounts.")
+    return organization
+
+
+def _list_args() -> dict:
+    """The list's search, filter and page, from the query (GET) or the hidden fields (POST)."""
+    values = request.values
+    page = values.get("page", "1")
+    claimed = values.get("claimed", "")
+    return {"q": values.get("q", "").strip()[:200].replace("\x00", ""),
+            "claimed": claimed if claimed in CLAIMED_FILTER else "",
+            "page": int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1}
+
+
+def _list_url(args: dict) -> str:
+    return url_for("claims.platform_contributors", **{k: v for k, v in args.items() if v and v != 1})
+
+
+@bp.route("/platform/contributors")
+@login_required
+def platform_contributors(new_code: NewCode | None = None):
+    platform = _platform()
+    args = _list_args()
+    rows, total = claims.list_contributors(db.session, platform.id, q=args["q"] or None,
+                                           claimed=CLAIMED_FILTER[args["claimed"]], page=args["page"],
+                                           per_page=PER_PAGE)
+    has_any = total > 0 or db.session.scalar(
+        select(Contributor.id).where(Contributor.platform_id == platform.id).limit(1)) is not None
+    return render_template(
+        "contributors/platform_contributors.html", rows=rows, total=total, has_any=has_any, args=args,
+        page=args["page"], pages=max(1, -(-total // PER_PAGE)), new_code=new_code, form=EmptyForm(),
+        days=claims.lifetime().days,
+    )
+
+
+@bp.route("/platform/contributors/codes", methods=["POST"])
+@login_required
+def issue_code():
+    platform = _platform()
+    _csrf_ok()
+    external_id = request.form.get("external_id", "")
+    try:
+        issued = claims.issue(db.session, platform.id, external_id, current_user.id)
+    except Conflict as error:  # an unknown contributor is a 404 page, as in the API
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(_list_url(_list_args()))
+    db.session.commit()
+    return platform_contributors(NewCode(external_id, issued.code, issued.claim_code.expires_at))
+
+
+@bp.route("/platform/contributors/codes/revoke", methods=["POST"])
+@login_required
+def revoke_codes():
+    platform = _platform()
+    _csrf_ok()
+    external_id = request.form.get("external_id", "")
+    revoked = claims.revoke(db.session, platform.id, external_id)
+    db.session.commit()
+    if revoked:
+        flash(f"Revoked the open claim code of {external_id}: it no longer works.", "success")
+    else:
+        flash(f"{external_id} had no open claim code.", "info")
+    return redirect(_list_url(_list_args()))
+
+
+@bp.route("/platform/contributors/codes.csv", methods=["POST"])
+@login_required
+def export_codes():
+    platform = _platform()
+    _csrf_ok()
+    spool, _count = claims.spooled_export(db.session, platform.id, current_user.id)
+    try:
+        db.session.commit()
+    except BaseException:
+        spool.close()
+        raise
+    return Response(claims.chunks(spool), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"'})

@@ -1,0 +1,60 @@
+"""Marshmallow schemas of claim codes and identities, used only at the edge (claims_api)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from marketplace.fields import String
+from marketplace.pagination import PageArgs
+
+CODE_EXAMPLE = "7K3M-Q9XD-2HBT-V0PN"
+
+
+class ClaimCodeSchema(Schema):
+    code = fields.String(metadata={"description": "Shown once; pass it on to the contributor.",
+                                   "example": CODE_EXAMPLE})
+    expires_at = fields.DateTime()
+    contributor = fields.String(metadata={"description": "The contributor's external id."})
+
+
+class RevokedSchema(Schema):
+    revoked = fields.Integer(metadata={"description": "Open codes revoked (0 when there were none)."})
+
+
+class ContributorListArgs(PageArgs):
+    q = String(load_default=None, validate=validate.Length(max=200),
+               metadata={"description": "Keep external ids starting with this (case-sensitive)."})
+    claimed = fields.Boolean(load_default=None, metadata={"description": "true: claimed only; false: unclaimed only."})
+
+
+class PlatformContributorSchema(Schema):
+    external_id = fields.String()
+    region = fields.String()
+    claimed = fields.Boolean()
+    claimed_at = fields.DateTime(allow_none=True)
+    code_expires_at = fields.DateTime(allow_none=True, metadata={
+        "description": "When the contributor's open claim code expires; null without one."})
+
+
+class ClaimSchema(Schema):
+    code = String(required=True, validate=validate.Length(max=100), metadata={"example": CODE_EXAMPLE})
+    email = String(required=True, validate=validate.Length(max=254))
+    password = String(required=True, validate=validate.Length(max=1000), load_only=True)
+
+
+class LinkSchema(Schema):
+    code = String(required=True, validate=validate.Length(max=100), metadata={"example": CODE_EXAMPLE})
+
+
+class IdentitySchema(Schema):
+    platform = fields.String(metadata={"description": "The platform's slug."})
+    external_id = fields.String()
+    claimed_at = fields.DateTime()
+
+
+class ClaimedSchema(Schema):
+    api_key = fields.String(metadata={"description": "The new account's API key, shown once."})
+    identities = fields.List(fields.Nested(IdentitySchema))
+
+
+class IdentityListSchema(Schema):
+    items = fields.List(fields.Nested(IdentitySchema))
