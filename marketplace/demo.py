@@ -29,6 +29,7 @@ from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Organization, User
 from marketplace.catalog import importer, offers, services, versions
 from marketplace.catalog.schemas import DatasetCreateSchema, OfferCreateSchema
+from marketplace.contributors import claims
 from marketplace.db import begin_immediate
 from marketplace.errors import DomainError
 from marketplace.extensions import db
@@ -446,6 +447,10 @@ def _make_dataset(plan: Plan, platform: Organization, rows: Iterator[tuple[int, 
             f"{len(plan.offers)} offer(s), {dataset.status}")
 
 
+#: A forum contributor left unclaimed, so that the demo can hand out a claim code to try.
+CLAIMABLE = "tl-00001"
+
+
 def load(scale: Scale, seed: int, console: Console) -> dict[str, str]:
     """Make every account and dataset; returns each account's API key by role.
 
@@ -467,6 +472,8 @@ def load(scale: Scale, seed: int, console: Console) -> dict[str, str]:
         count = history.import_consent(seed, organizations[account], people[account], regions)
         console.print(f"  {account.organization}: {count:,} consent decisions imported")
     history.claim_person([organizations[FORUM].id, organizations[PHOTO].id])
+    # One unclaimed person's code, to try /claim with: codes are shown once, like API keys.
+    keys["claim_code"] = claims.issue(db.session, organizations[FORUM].id, CLAIMABLE, issued_by=None).code
     buyer_user = db.session.scalar(select(User).where(User.email == BUYER.email))
     for line in history.sell(organizations[BUYER], buyer_user):
         console.print(f"  {line}", soft_wrap=True)
@@ -502,6 +509,8 @@ def print_logins(console: Console, keys: dict[str, str] | None) -> None:
         console.print(f"API keys were shown when the data was loaded; make new ones at "
                       f"{base}/account/keys.", soft_wrap=True)
         return
+    console.print(f"\nA claim code for contributor {CLAIMABLE} on {FORUM.organization}, shown once: "
+                  f"{keys['claim_code']} (claim at {base}/claim).", soft_wrap=True)
     console.print("\nAPI keys, shown once (send them as Authorization: Bearer <key>):")
     table = _table("account", "API key")
     for account in ACCOUNTS:

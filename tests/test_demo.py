@@ -80,7 +80,7 @@ def test_catalog_lists_the_published_datasets_with_their_offers(app, runner, cli
 def test_the_printed_log_ins_and_keys_work(app, runner, client):
     output = load(runner)
     for role, start in [("photo operator", "/platform/datasets"), ("buyer", "/datasets"),
-                        ("admin", "/admin/ledger")]:
+                        ("admin", "/admin/ledger"), ("contributor", "/me/statement")]:
         email, password = printed_login(output, role)
         response = app.test_client().post("/login", data={"email": email, "password": password})
         assert (response.status_code, response.headers["Location"]) == (302, start), role
@@ -99,6 +99,15 @@ def test_the_printed_log_ins_and_keys_work(app, runner, client):
     assert (draft.status_code, draft.get_json()["status"]) == (200, "draft")
     buyer_key = factories.bearer(printed_key(output, "Northwind"))
     assert client.get("/api/v1/api-keys", headers=buyer_key).status_code == 200
+
+    # The printed claim code claims the forum's contributor tl-00001, once.
+    code = re.search(r"claim code for contributor tl-00001 .*shown once: (\S+) ", output).group(1)
+    body = {"code": code, "email": "tried-the-demo@example.test", "password": "correct horse battery"}
+    claimed = client.post("/api/v1/contributors/claim", json=body)
+    assert claimed.status_code == 201, claimed.get_json()
+    assert [(i["platform"], i["external_id"]) for i in claimed.get_json()["identities"]] == [
+        ("threadline-forums", "tl-00001")]
+    assert client.post("/api/v1/contributors/claim", json={**body, "email": "again@example.test"}).status_code == 409
 
 
 def test_loading_again_changes_nothing(runner, client):

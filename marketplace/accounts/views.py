@@ -27,6 +27,8 @@ def _safe_next(default: str) -> str:
 def home_for(user) -> str:
     if user.role == "admin":
         return url_for("ledger.overview")
+    if user.role == "contributor":
+        return url_for("statement.page")
     if user.organization is not None and user.organization.is_platform:
         return url_for("catalog.manage_datasets")
     return url_for("catalog.browse")
