@@ -79,8 +79,8 @@ class LedgerEntry(Base):
     __table_args__ = (
         CheckConstraint("amount <> 0 OR weight IS NOT NULL", name="amount_nonzero"),
         Index("ix_ledger_entries_account", "account", "owner_id", "currency"),
-        Index("ix_ledger_entries_transaction", "transaction_id"),
-        # One line of one allocation in a single look-up (migration 0004).
+        # A transaction's entries, and one line of one allocation in a single look-up
+        # (migration 0004; 0006 dropped the index on transaction_id alone, which this covers).
         Index("ix_ledger_entries_transaction_owner", "transaction_id", "owner_id"),
     )
 
