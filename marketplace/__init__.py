@@ -4,10 +4,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from marketplace import config as config_module
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` in every route, at most a 64-bit signed integer: a longer number in a path is a
+    404 like any unknown id, not an overflow in the database driver (a 500)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -24,6 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    # Before any route is added: rules pick their converters when they are added.
+    app.url_map.converters["int"] = DatabaseIdConverter
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)

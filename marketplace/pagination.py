@@ -4,10 +4,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 10_000_000
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded so that the OFFSET stays a 64-bit integer on every database (a 422, not a 500).
+    page = fields.Integer(load_default=1, validate=[validate.Range(min=1), validate.Range(max=MAX_PAGE)])
     per_page = fields.Integer(
         load_default=50,
         validate=validate.Range(min=1, max=MAX_PER_PAGE, error="must be between 1 and 200"),

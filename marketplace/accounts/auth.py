@@ -40,7 +40,7 @@ def init_login(manager: LoginManager) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return db.session.get(User, int(user_id)) if user_id.isdecimal() else None
 
 
 def api_principal() -> Principal:

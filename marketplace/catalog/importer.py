@@ -169,7 +169,7 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
             "created_at": row["created_at"],
         }
         if tokens not in (None, ""):
-            obj["tokens"] = int(tokens) if tokens.strip().isdigit() else tokens
+            obj["tokens"] = int(tokens) if tokens.strip().isdecimal() else tokens
         yield reader.line_num, obj
 
 

@@ -231,9 +231,9 @@ def _offer_form_data(form) -> dict:
 def _intify(data: dict) -> dict:
     """HTML forms send strings; turn the numeric ones into ints (or leave them to fail)."""
     for key in ("term_months", "contributor_share_bps"):
-        if str(data[key]).lstrip("-").isdigit():
+        if str(data[key]).lstrip("-").isdecimal():
             data[key] = int(data[key])
-    if str(data["price"]["amount"]).isdigit():
+    if str(data["price"]["amount"]).isdecimal():
         data["price"]["amount"] = int(data["price"]["amount"])
     return data
 

@@ -101,6 +101,8 @@ class IssuedCode(NamedTuple):
 
 def _platform_contributor(session: Session, platform_id: int, external_id: str, *,
                           lock: bool = False) -> Contributor:
+    if "\x00" in external_id:  # no id holds one; PostgreSQL would refuse to compare it (a 500)
+        raise NotFound(f"No contributor {external_id!r} on your platform.")
     statement = select(Contributor).where(Contributor.platform_id == platform_id,
                                           Contributor.external_id == external_id)
     # Two operators issuing at once must not leave two open codes (PostgreSQL; SQLite has one writer).
@@ -216,7 +218,10 @@ def _open_code(session: Session, code: str) -> tuple[ClaimCode, Contributor]:
     :raise Invalid: not a code's shape. :raise NotFound: no such code.
     :raise Conflict: used, revoked or expired (saying which), or the identity is claimed.
     """
-    row = session.scalar(select(ClaimCode).where(ClaimCode.code_hash == code_hash(code)))
+    # Locked (PostgreSQL): a second claim of the same code, a double click say, waits for the
+    # first to commit and then finds it used (a 409), instead of racing it to the e-mail's
+    # unique index (a 500). SQLite's writers already run one at a time.
+    row = session.scalar(select(ClaimCode).where(ClaimCode.code_hash == code_hash(code)).with_for_update())
     if row is None:
         raise _code_error(NotFound, "No such claim code: check it against the one your platform sent you.")
     if row.used_at is not None:

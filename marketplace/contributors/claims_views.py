@@ -155,7 +155,7 @@ def _list_args() -> dict:
     claimed = values.get("claimed", "")
     return {"q": values.get("q", "").strip()[:200].replace("\x00", ""),
             "claimed": claimed if claimed in CLAIMED_FILTER else "",
-            "page": int(page) if page.isdigit() and 0 < int(page) < 10**9 else 1}
+            "page": int(page) if page.isdecimal() and 0 < int(page) < 10**9 else 1}
 
 
 def _list_url(args: dict) -> str:

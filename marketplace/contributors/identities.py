@@ -1,7 +1,7 @@
 """A contributor account's identities: the Contributor rows (one per platform) it has claimed."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import User
@@ -30,6 +30,12 @@ def link(session: Session, contributor: Contributor, user: User) -> None:
         mine = contributor.user_id == user.id
         raise Conflict("This identity is already linked to your account." if mine
                        else "This identity was already claimed by another account.")
-    contributor.user_id = user.id
-    contributor.claimed_at = utcnow()
-    session.flush()
+    # Conditional, so that of two claims racing for one identity (two open codes, say) exactly
+    # one links it and the other gets the conflict, never a silent reassignment.
+    linked = session.execute(
+        update(Contributor).where(Contributor.id == contributor.id, Contributor.user_id.is_(None))
+        .values(user_id=user.id, claimed_at=utcnow())
+    )
+    if linked.rowcount != 1:
+        raise Conflict("This identity was just claimed by another account.")
+    session.refresh(contributor)

@@ -1,5 +1,7 @@
 from marshmallow import Schema, fields, validate
 
+from marketplace.pagination import PageArgs
+
 
 class LicenseCreateSchema(Schema):
     offer_id = fields.Integer(required=True, strict=True)
@@ -51,9 +53,8 @@ class LicenseSchema(Schema):
     split = fields.Nested(SplitSchema, allow_none=True)
 
 
-class LicenseListArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+class LicenseListArgs(PageArgs):
+    """API.md's list arguments."""
 
 
 class RefundCreateSchema(Schema):
