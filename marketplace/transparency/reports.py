@@ -11,7 +11,7 @@ query answers one dataset or all of a platform's, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import SCOPES, Dataset
 from marketplace.db import utcnow
-from marketplace.ledger.models import Allocation, LedgerEntry, LedgerTransaction
+from marketplace.ledger.models import MARKETPLACE, Allocation, LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money
 from marketplace.transparency.consent_rates import (
@@ -70,7 +70,7 @@ SOLD = """,
 kept AS (
   SELECT p.dataset_id, p.license_id, -CAST(SUM(e.amount) AS BIGINT) AS kept
   FROM postings p JOIN ledger_entries e ON e.transaction_id = p.transaction_id
-  WHERE e.account IN ('payment_clearing', 'refunds_disputes') AND p.license_id IS NOT NULL
+  WHERE e.account IN ('payment_clearing', 'refunds_disputes') AND e.owner_id = 0 AND p.license_id IS NOT NULL
   GROUP BY p.dataset_id, p.license_id
 ),
 sold AS (SELECT dataset_id, license_id FROM kept WHERE kept > 0)"""
@@ -159,7 +159,11 @@ def dataset_report(session: Session, dataset: Dataset, *, currency: str, opt_in_
     """The public transparency report of `dataset` (the caller decides who may see it)."""
     at = at or utcnow()
     params = {"dataset_id": dataset.id, "currency": currency}
-    figures = _figures(session, WHERE_DATASET, params, currency).get(dataset.id, Figures(currency))
+    figures = _figures(session, WHERE_DATASET, params, currency, count_paid=False).get(dataset.id, Figures(currency))
+    histogram = payout_histogram(session, dataset.id, currency)
+    # Shares of a dataset never go below zero (refunds recompute them down to nothing at
+    # most), so the histogram's contributors are exactly those with a non-zero share.
+    figures = replace(figures, contributors_paid=sum(bucket.contributors for bucket in histogram))
     by_scope = dict(session.execute(text(
         POSTINGS.format(where=WHERE_DATASET) + SOLD + "\nSELECT os.scope, COUNT(*) FROM sold s "
         "JOIN licenses l ON l.id = s.license_id JOIN offer_scopes os ON os.offer_id = l.offer_id "
@@ -168,20 +172,30 @@ def dataset_report(session: Session, dataset: Dataset, *, currency: str, opt_in_
     return DatasetReport(
         dataset=dataset, figures=figures,
         licenses_by_scope={scope: int(by_scope[scope]) for scope in SCOPES if scope in by_scope},
-        payout_histogram=payout_histogram(session, dataset.id, currency),
+        payout_histogram=histogram,
         offered_scopes=scopes,
         consent=consent_counts(session, dataset, scopes, opt_in_regions, at),
         eligible_now_by_scope=eligible_now_by_scope(session, dataset, scopes, opt_in_regions, at),
     )
 
 
-def _figures(session: Session, where: str, params: dict, currency: str) -> dict[int, Figures]:
-    """{dataset id: Figures} for the allocations `where` selects."""
+def _figures(session: Session, where: str, params: dict, currency: str, *,
+             count_paid: bool = True) -> dict[int, Figures]:
+    """{dataset id: Figures} for the allocations `where` selects (`contributors_paid` only when
+    `count_paid`: that one reads every contributor line)."""
     values: dict[int, dict] = defaultdict(dict)
     prefix = POSTINGS.format(where=where)
+    # Only the few entries that are not contributor lines: the marketplace's (owner 0), the
+    # platform's and the dataset's, each a look-up in the (transaction, owner) index, where a
+    # payment's transaction may hold a million lines. The contributors' total is then what
+    # balances each transaction (the seal trigger refuses any transaction that does not sum to
+    # zero), so it is still exactly the sum of their entries.
     for dataset_id, account, amount in session.execute(text(
         prefix + "\nSELECT p.dataset_id, e.account, SUM(e.amount) FROM postings p "
-        "JOIN ledger_entries e ON e.transaction_id = p.transaction_id GROUP BY p.dataset_id, e.account"
+        "JOIN datasets d ON d.id = p.dataset_id "
+        "JOIN ledger_entries e ON e.transaction_id = p.transaction_id "
+        "AND e.owner_id IN (0, d.platform_id, d.id) AND e.account <> 'contributor_payable' "
+        "GROUP BY p.dataset_id, e.account"
     ), params):
         if account in SHARE_NAMES:
             values[dataset_id][SHARE_NAMES[account]] = int(amount)
@@ -189,13 +203,33 @@ def _figures(session: Session, where: str, params: dict, currency: str) -> dict[
             values[dataset_id]["paid"] = -int(amount)
         elif account == "refunds_disputes":  # what each reversal gave back
             values[dataset_id]["refunded"] = int(amount)
-    for dataset_id, paid in session.execute(text(
-        prefix + NETS + "\nSELECT dataset_id, COUNT(*) FROM nets WHERE net <> 0 GROUP BY dataset_id"), params):
-        values[dataset_id]["contributors_paid"] = int(paid)
+    for row in values.values():
+        others = sum(row.get(name, 0) for name in ("marketplace_fees", "to_platform", "unallocated"))
+        row["to_contributors"] = row.get("paid", 0) - row.get("refunded", 0) - others
+    if count_paid:
+        for dataset_id, paid in session.execute(text(
+                prefix + NETS + "\nSELECT dataset_id, COUNT(*) FROM nets WHERE net <> 0 GROUP BY dataset_id"),
+                params):
+            values[dataset_id]["contributors_paid"] = int(paid)
     for dataset_id, sold in session.execute(text(
         prefix + SOLD + "\nSELECT dataset_id, COUNT(*) FROM sold GROUP BY dataset_id"), params):
         values[dataset_id]["licenses_sold"] = int(sold)
     return {dataset_id: Figures(currency, **row) for dataset_id, row in values.items()}
+
+
+def bucket_sql(amount: str) -> str:
+    """Two columns, `width` and `step`, that place a positive `amount` in its 1-2-5 bucket (see
+    `bucket_low`) from its decimal digits alone: no join against a table of edges, which
+    compared every share with every edge."""
+    digits = f"CAST({amount} AS VARCHAR(24))"
+    return (f"LENGTH({digits}) AS width, CASE WHEN SUBSTR({digits}, 1, 1) < '2' THEN 1 "
+            f"WHEN SUBSTR({digits}, 1, 1) < '5' THEN 2 ELSE 5 END AS step")
+
+
+def bucket_low(width: int, step: int) -> int:
+    """The bucket's lower edge: d digits and a leading digit L put an amount in [m·10^(d−1), next
+    edge) with m = 1 for L = 1, 2 for L in 2…4, 5 for L ≥ 5."""
+    return int(step) * 10 ** (int(width) - 1)
 
 
 def payout_histogram(session: Session, dataset_id: int, currency: str) -> list[Bucket]:
@@ -205,15 +239,12 @@ def payout_histogram(session: Session, dataset_id: int, currency: str) -> list[B
     zero: refunds recompute it down to at least nothing). The buckets run without gaps from
     the smallest share's to the largest's; empty when nobody was paid.
     """
-    edges = " UNION ALL ".join(
-        f"SELECT CAST({low} AS BIGINT) AS low, CAST({high} AS BIGINT) AS high"
-        for low, high in zip(EDGES, EDGES[1:], strict=False)
-    ) + f" UNION ALL SELECT CAST({EDGES[-1]} AS BIGINT), CAST(NULL AS BIGINT)"
-    counts = dict(session.execute(text(
-        POSTINGS.format(where=WHERE_DATASET) + NETS + f",\nbuckets AS ({edges})\n"
-        "SELECT b.low, COUNT(*) FROM nets n JOIN buckets b "
-        "ON n.net >= b.low AND (b.high IS NULL OR n.net < b.high) GROUP BY b.low"
-    ), {"dataset_id": dataset_id, "currency": currency}).all())
+    counts: dict[int, int] = defaultdict(int)
+    for width, step, contributors in session.execute(text(
+        POSTINGS.format(where=WHERE_DATASET) + NETS +
+        f"\nSELECT {bucket_sql('n.net')}, COUNT(*) FROM nets n WHERE n.net > 0 GROUP BY 1, 2"
+    ), {"dataset_id": dataset_id, "currency": currency}):
+        counts[bucket_low(width, step)] += int(contributors)
     if not counts:
         return []
     lows = sorted(int(low) for low in counts)
@@ -271,7 +302,7 @@ def recent_sales(session: Session, platform_id: int, currency: str, limit: int) 
         select(LedgerTransaction.allocation_id, func.sum(LedgerEntry.amount))
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
         .where(LedgerTransaction.allocation_id.in_([a.id for a, _, _ in rows]),
-               LedgerEntry.account == "refunds_disputes")
+               LedgerEntry.owner_id == MARKETPLACE, LedgerEntry.account == "refunds_disputes")
         .group_by(LedgerTransaction.allocation_id)).all()) if rows else {}
     return [{"license_id": a.license_id, "dataset": slug, "buyer": buyer, "scopes": a.scopes,
              "paid": Money(a.gross, currency), "refunded": Money(int(given_back.get(a.id, 0)), currency),

@@ -1,6 +1,8 @@
 """GET /api/v1/datasets/{slug}/transparency and GET /api/v1/platform/report, over HTTP."""
 from __future__ import annotations
 
+import pytest
+
 from tests import factories
 from tests.asserts import assert_error
 from tests.consent.helpers import decide, earned, listed
@@ -189,3 +191,18 @@ def test_an_empty_platform_report(client, platform):
     body = client.get("/api/v1/platform/report", headers=platform["headers"]).get_json()
     assert body["datasets"] == [] and body["recent_sales"] == []
     assert (body["balance"], body["allocations"], body["totals"]["gross"]) == (money(0), 0, money(0))
+
+
+@pytest.mark.parametrize("amount", [1, 2, 4, 5, 9, 10, 19, 20, 49, 50, 99, 100, 199, 200, 499, 500, 999,
+                                    123_456_789, 999_999_999_999, 10**12])
+def test_a_share_falls_in_the_bucket_whose_edges_hold_it(amount):
+    """The histogram's SQL places an amount by its digits; the edges say where it belongs."""
+    from sqlalchemy import text
+
+    from marketplace.extensions import db
+    from marketplace.transparency.reports import EDGES, bucket_low, bucket_sql
+
+    width, step = db.session.execute(text(f"SELECT {bucket_sql('a.amount')} FROM "
+                                          "(SELECT CAST(:amount AS BIGINT) AS amount) a"), {"amount": amount}).one()
+    expected = max(edge for edge in EDGES if edge <= amount)
+    assert bucket_low(width, step) == expected
