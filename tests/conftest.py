@@ -145,6 +145,16 @@ def _rolled_back(request, app):
 
 
 @pytest.fixture
+def csrf(app):
+    """CSRF protection on, as in production (TEST_CONFIG turns it off for the other tests)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        yield
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import orjson
 
@@ -105,3 +106,14 @@ def login(client, who: dict) -> None:
     """Log `who` (a signup() result) in through the web form."""
     response = client.post("/login", data={"email": who["email"], "password": who["password"]})
     assert response.status_code == 302, response.data[:500]
+
+
+#: A form's CSRF token in a rendered page.
+CSRF_TOKEN = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def token_from(page) -> str:
+    """The CSRF token of the (first) form in a test client response."""
+    match = CSRF_TOKEN.search(page.data)
+    assert match, page.data[:500]
+    return match.group(1).decode()

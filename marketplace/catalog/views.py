@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
 from marshmallow import ValidationError
 
 from marketplace.accounts.auth import viewer_organization_id
-from marketplace.accounts.forms import EmptyForm
+from marketplace.accounts.guards import csrf_ok, platform_organization
 from marketplace.catalog import importer, offers, search, services, versions
 from marketplace.catalog.models import CONTENT_KINDS, PRICE_MODELS, SCOPES
 from marketplace.catalog.schemas import (
@@ -75,22 +75,10 @@ def dataset_page(slug: str):
 # ---- platform workbench ----------------------------------------------------------------
 
 
-def _platform_id() -> int:
-    organization = current_user.organization
-    if organization is None or not organization.is_platform:
-        abort(403, "These pages are for platform accounts.")
-    return organization.id
-
-
-def _csrf_ok() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
-
-
 @bp.route("/platform/datasets")
 @login_required
 def manage_datasets():
-    datasets = services.platform_datasets(db.session, _platform_id())
+    datasets = services.platform_datasets(db.session, platform_organization().id)
     return render_template("catalog/platform_datasets.html", datasets=datasets)
 
 
@@ -105,10 +93,10 @@ def _dataset_form_data(form) -> dict:
 @bp.route("/platform/datasets/new", methods=["GET", "POST"])
 @login_required
 def new_dataset():
-    platform_id = _platform_id()
+    platform_id = platform_organization().id
     values, errors = {"consent_policy": "opt_out", "weighting": "records"}, {}
     if request.method == "POST":
-        _csrf_ok()
+        csrf_ok()
         values = _dataset_form_data(request.form)
         try:
             dataset = services.create_dataset(db.session, platform_id, DatasetCreateSchema().load(values))
@@ -128,7 +116,7 @@ def new_dataset():
 @bp.route("/platform/datasets/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_dataset(slug: str):
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     values = {
         "slug": dataset.slug, "title": dataset.title, "summary": dataset.summary,
         "description": dataset.description, "content_kind": dataset.content_kind,
@@ -137,7 +125,7 @@ def edit_dataset(slug: str):
     }
     errors = {}
     if request.method == "POST":
-        _csrf_ok()
+        csrf_ok()
         values = _dataset_form_data(request.form)
         values.pop("slug")
         try:
@@ -156,7 +144,7 @@ def edit_dataset(slug: str):
 @bp.route("/platform/datasets/<slug>")
 @login_required
 def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_errors=None, status=200):
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     return render_template(
         "catalog/manage_dataset.html",
         dataset=dataset,
@@ -173,8 +161,8 @@ def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_error
 @bp.route("/platform/datasets/<slug>/records", methods=["POST"])
 @login_required
 def upload_records(slug: str):
-    _csrf_ok()
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    csrf_ok()
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return manage_dataset(slug, import_errors={"message": "Choose a file to upload."}, status=422)
@@ -200,8 +188,8 @@ def upload_records(slug: str):
 @bp.route("/platform/datasets/<slug>/versions", methods=["POST"])
 @login_required
 def freeze(slug: str):
-    _csrf_ok()
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    csrf_ok()
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     try:
         version = versions.freeze_version(db.session, dataset)
     except DomainError as error:
@@ -241,8 +229,8 @@ def _intify(data: dict) -> dict:
 @bp.route("/platform/datasets/<slug>/offers", methods=["POST"])
 @login_required
 def create_offer(slug: str):
-    _csrf_ok()
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    csrf_ok()
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     data = _intify(_offer_form_data(request.form))
     try:
         offer = offers.create_offer(db.session, dataset, OfferCreateSchema().load(data))
@@ -257,8 +245,8 @@ def create_offer(slug: str):
 @bp.route("/platform/offers/<int:offer_id>/retire", methods=["POST"])
 @login_required
 def retire_offer(offer_id: int):
-    _csrf_ok()
-    offer = offers.retire_offer(db.session, offers.owned_offer(db.session, _platform_id(), offer_id))
+    csrf_ok()
+    offer = offers.retire_offer(db.session, offers.owned_offer(db.session, platform_organization().id, offer_id))
     db.session.commit()
     flash(f"Offer {offer.name!r} retired: no new licenses under it.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=offer.dataset.slug))
@@ -267,8 +255,8 @@ def retire_offer(offer_id: int):
 @bp.route("/platform/datasets/<slug>/publish", methods=["POST"])
 @login_required
 def publish(slug: str):
-    _csrf_ok()
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    csrf_ok()
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     try:
         services.publish(db.session, dataset)
     except DomainError as error:
@@ -283,8 +271,8 @@ def publish(slug: str):
 @bp.route("/platform/datasets/<slug>/unpublish", methods=["POST"])
 @login_required
 def unpublish(slug: str):
-    _csrf_ok()
-    services.unpublish(db.session, services.owned_dataset(db.session, _platform_id(), slug))
+    csrf_ok()
+    services.unpublish(db.session, services.owned_dataset(db.session, platform_organization().id, slug))
     db.session.commit()
     flash("Unpublished: hidden from the catalog; licenses already sold go on.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
@@ -293,8 +281,8 @@ def unpublish(slug: str):
 @bp.route("/platform/datasets/<slug>/takedown", methods=["POST"])
 @login_required
 def take_down(slug: str):
-    _csrf_ok()
-    dataset = services.owned_dataset(db.session, _platform_id(), slug)
+    csrf_ok()
+    dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     external_id = request.form.get("external_id", "").strip()
     try:
         services.take_down(db.session, dataset, external_id)

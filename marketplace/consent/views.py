@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from marketplace.accounts.forms import EmptyForm
+from marketplace.accounts.guards import contributor_only, csrf_ok
 from marketplace.catalog.models import SCOPES, Contributor, Dataset, Record
 from marketplace.consent import services
 from marketplace.consent.presenters import consent_items, names
@@ -24,16 +25,6 @@ SCOPE_LABELS = {
     "ai-index": "AI indexing", "search": "search engines", "ai-eval": "evaluating AI models",
     "ad-targeting": "ad targeting",
 }
-
-
-def _contributor() -> None:
-    if current_user.role != "contributor":
-        abort(403, "This page is for contributors: claim your identity with the code your platform gave you.")
-
-
-def _csrf_ok() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
 
 
 @dataclass(frozen=True)
@@ -54,7 +45,7 @@ def _datasets_with_records(contributor: Contributor) -> list[Dataset]:
 @bp.route("/me/consent")
 @login_required
 def page():
-    _contributor()
+    contributor_only()
     regions = current_app.config["OPT_IN_REGIONS"]
     people = identities(db.session, current_user.id)
     ids = [p.id for p in people]
@@ -75,8 +66,8 @@ def page():
 @bp.route("/me/consent", methods=["POST"])
 @login_required
 def decide():
-    _contributor()
-    _csrf_ok()
+    contributor_only()
+    csrf_ok()
     form = request.form
     try:
         services.decide(db.session, current_user.id, platform=form.get("platform") or None,
@@ -97,7 +88,7 @@ def decide():
 @bp.route("/me/erasure")
 @login_required
 def erasure_page():
-    _contributor()
+    contributor_only()
     people = identities(db.session, current_user.id)
     stored = {p.id: erasure.stored_record_count(db.session, p) for p in people}
     platforms, _ = names(db.session, {p.platform_id for p in people}, set())
@@ -108,8 +99,8 @@ def erasure_page():
 @bp.route("/me/erasure", methods=["POST"])
 @login_required
 def erase():
-    _contributor()
-    _csrf_ok()
+    contributor_only()
+    csrf_ok()
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm: erased records can't be brought back.", "error")
         return redirect(url_for("consent.erasure_page"))

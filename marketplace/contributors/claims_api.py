@@ -5,6 +5,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
+from marketplace.accounts.models import Organization
 from marketplace.contributors import claims
 from marketplace.contributors.identities import identities
 from marketplace.contributors.schemas import (
@@ -27,10 +28,17 @@ CSV_RESPONSE = {"type": "string", "example": "external_id,region,code,expires_at
                                              "u1,US,7K3M-Q9XD-2HBT-V0PN,2025-01-31T12:00:00Z\n"}
 
 
-def csv_download(spool, filename: str) -> Response:
-    """Stream a spooled export back as a CSV attachment (the caller has committed)."""
+def export_response(platform: Organization, issued_by: int) -> Response:
+    """Fresh codes for the platform's unclaimed contributors, committed, then streamed back as a
+    CSV attachment from the spooled file (the API's and the page's download)."""
+    spool, _count = claims.spooled_export(db.session, platform.id, issued_by)
+    try:
+        db.session.commit()
+    except BaseException:
+        spool.close()
+        raise
     return Response(claims.chunks(spool), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"'})
 
 
 @blp.route("/contributors/<path:external_id>/claim-codes", methods=["POST"])
@@ -89,13 +97,7 @@ def list_contributors(args):
 def export_codes():
     """Fresh codes for every unclaimed contributor, as CSV to mail out; their older open codes are revoked."""
     principal = api_principal()
-    spool, _count = claims.spooled_export(db.session, principal.organization.id, principal.user.id)
-    try:
-        db.session.commit()
-    except BaseException:
-        spool.close()
-        raise
-    return csv_download(spool, f"claim-codes-{principal.organization.slug}.csv")
+    return export_response(principal.organization, principal.user.id)
 
 
 @blp.route("/contributors/claim", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -12,9 +12,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from marketplace.accounts.forms import EmptyForm, email_field, no_nul
+from marketplace.accounts.guards import contributor_only, csrf_ok, platform_organization
 from marketplace.accounts.views import home_for
 from marketplace.catalog.models import Contributor
 from marketplace.contributors import claims
+from marketplace.contributors.claims_api import export_response
 from marketplace.contributors.identities import identities as held_identities
 from marketplace.errors import Conflict, DomainError, flatten_errors
 from marketplace.extensions import db, limiter
@@ -48,23 +50,6 @@ def _show_error(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(error.message)
 
 
-def _after_claim_url() -> str:
-    # The statement page is the contributor's home once it exists; the consent page until then.
-    if "statement.page" in current_app.view_functions:
-        return url_for("statement.page")
-    return url_for("consent.page")
-
-
-def _contributor() -> None:
-    if current_user.role != "contributor":
-        abort(403, "This page is for contributors: claim your identity with the code your platform gave you.")
-
-
-def _csrf_ok() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
-
-
 # ---- contributors ------------------------------------------------------------------------
 
 
@@ -92,7 +77,7 @@ def claim():
                               for i in claims.identity_items(db.session, claimed.identities))
             flash(f"Welcome to Dividend. The identity {names} is yours now, with everything it earned so far.",
                   "success")
-            return redirect(_after_claim_url())
+            return redirect(url_for("statement.page"))
     return render_template("contributors/claim.html", form=form), 422 if form.errors else 200
 
 
@@ -104,7 +89,7 @@ def _identities_page(form: CodeForm, status: int = 200):
 @bp.route("/me/identities")
 @login_required
 def identities():
-    _contributor()
+    contributor_only()
     return _identities_page(CodeForm())
 
 
@@ -112,7 +97,7 @@ def identities():
 @login_required
 @limiter.limit("10 per minute")
 def link():
-    _contributor()
+    contributor_only()
     form = CodeForm()
     if form.validate_on_submit():
         try:
@@ -141,13 +126,6 @@ class NewCode:
     expires_at: datetime
 
 
-def _platform():
-    organization = current_user.organization
-    if organization is None or not organization.is_platform:
-        abort(403, "These pages are for platform accounts.")
-    return organization
-
-
 def _list_args() -> dict:
     """The list's search, filter and page, from the query (GET) or the hidden fields (POST)."""
     values = request.values
@@ -165,7 +143,7 @@ def _list_url(args: dict) -> str:
 @bp.route("/platform/contributors")
 @login_required
 def platform_contributors(new_code: NewCode | None = None):
-    platform = _platform()
+    platform = platform_organization()
     args = _list_args()
     rows, total = claims.list_contributors(db.session, platform.id, q=args["q"] or None,
                                            claimed=CLAIMED_FILTER[args["claimed"]], page=args["page"],
@@ -182,8 +160,8 @@ def platform_contributors(new_code: NewCode | None = None):
 @bp.route("/platform/contributors/codes", methods=["POST"])
 @login_required
 def issue_code():
-    platform = _platform()
-    _csrf_ok()
+    platform = platform_organization()
+    csrf_ok()
     external_id = request.form.get("external_id", "")
     try:
         issued = claims.issue(db.session, platform.id, external_id, current_user.id)
@@ -198,8 +176,8 @@ def issue_code():
 @bp.route("/platform/contributors/codes/revoke", methods=["POST"])
 @login_required
 def revoke_codes():
-    platform = _platform()
-    _csrf_ok()
+    platform = platform_organization()
+    csrf_ok()
     external_id = request.form.get("external_id", "")
     revoked = claims.revoke(db.session, platform.id, external_id)
     db.session.commit()
@@ -213,13 +191,6 @@ def revoke_codes():
 @bp.route("/platform/contributors/codes.csv", methods=["POST"])
 @login_required
 def export_codes():
-    platform = _platform()
-    _csrf_ok()
-    spool, _count = claims.spooled_export(db.session, platform.id, current_user.id)
-    try:
-        db.session.commit()
-    except BaseException:
-        spool.close()
-        raise
-    return Response(claims.chunks(spool), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"'})
+    platform = platform_organization()
+    csrf_ok()
+    return export_response(platform, current_user.id)

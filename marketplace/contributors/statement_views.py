@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from marketplace.accounts.guards import contributor_only
 from marketplace.contributors import ledger_entries, statements
 from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
@@ -29,12 +30,6 @@ CSV_HEADER = ("date", "kind", "dataset", "buyer", "scopes", "amount_minor", "cur
               "transaction_id")
 
 
-def _contributor() -> None:
-    if current_user.role != "contributor":
-        abort(403, "The statement is for contributors: claim your identity with the code your platform "
-                   "gave you, then log in with that account.")
-
-
 def _query_args() -> dict:
     """The query string without empty fields: the filter form sends every field, filled or not."""
     return {key: value for key, value in request.args.items() if value != ""}
@@ -43,7 +38,7 @@ def _query_args() -> dict:
 @bp.route("/me/statement")
 @login_required
 def page():
-    _contributor()
+    contributor_only()
     given = _query_args()
     try:
         args = StatementArgs().load({key: value for key, value in given.items() if key != "per_page"})
@@ -62,7 +57,7 @@ def page():
 @login_required
 def csv_export():
     """Every line the filters keep, streamed in batches: an export of any length holds one batch."""
-    _contributor()
+    contributor_only()
     try:
         args = StatementFilterArgs().load({k: v for k, v in _query_args().items() if k in ("from", "to", "dataset")})
     except ValidationError as error:

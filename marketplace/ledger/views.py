@@ -1,11 +1,11 @@
 """Admin page: ledger totals by account kind and the last check."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import login_required
 from sqlalchemy import select
 
-from marketplace.accounts.forms import EmptyForm
+from marketplace.accounts.guards import admin_only, csrf_ok
 from marketplace.extensions import db
 from marketplace.ledger.check import record_check, run_check, totals_by_account_kind
 from marketplace.ledger.models import LedgerCheck
@@ -13,15 +13,10 @@ from marketplace.ledger.models import LedgerCheck
 bp = Blueprint("ledger", __name__)
 
 
-def _admin_only() -> None:
-    if current_user.role != "admin":
-        abort(403, "The ledger pages are for marketplace admins.")
-
-
 @bp.route("/admin/ledger")
 @login_required
 def overview():
-    _admin_only()
+    admin_only()
     last = db.session.scalar(select(LedgerCheck).order_by(LedgerCheck.id.desc()).limit(1))
     return render_template("ledger/overview.html", totals=totals_by_account_kind(db.session), last=last)
 
@@ -29,9 +24,8 @@ def overview():
 @bp.route("/admin/ledger/check", methods=["POST"])
 @login_required
 def check():
-    _admin_only()
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
+    admin_only()
+    csrf_ok()
     result = run_check(db.session)
     record_check(db.session, result)
     db.session.commit()

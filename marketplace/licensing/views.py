@@ -1,11 +1,11 @@
 """Web pages: checkout (Stripe.js Card Element), the buyer's licenses, platform sales, admin refunds."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from marketplace.accounts.forms import EmptyForm
+from marketplace.accounts.guards import admin_only, buyer_organization, csrf_ok, platform_organization
 from marketplace.catalog.models import Offer
 from marketplace.catalog.offers import quote
 from marketplace.errors import DomainError, NotFound
@@ -19,18 +19,6 @@ from marketplace.payments.models import Refund
 bp = Blueprint("licensing", __name__)
 
 
-def _buyer():
-    organization = current_user.organization
-    if organization is None or organization.kind != "buyer":
-        abort(403, "Licensing is for buyer accounts: sign up as a buyer to license datasets.")
-    return organization
-
-
-def _csrf_ok() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400, "The form expired; reload the page and try again.")
-
-
 def stripe_js_url() -> str:
     base = current_app.config["STRIPE_API_BASE"].rstrip("/")
     if "api.stripe.com" in base:
@@ -41,12 +29,12 @@ def stripe_js_url() -> str:
 @bp.route("/offers/<int:offer_id>/checkout", methods=["GET", "POST"])
 @login_required
 def checkout(offer_id: int):
-    buyer = _buyer()
+    buyer = buyer_organization()
     offer = db.session.get(Offer, offer_id)
     if offer is None or offer.dataset.status != "published" or offer.retired_at is not None:
         raise NotFound(f"No open offer {offer_id}.")
     if request.method == "POST":
-        _csrf_ok()
+        csrf_ok()
         try:
             license, created = services.create_license(db.session, buyer=buyer, user=current_user,
                                                        offer_id=offer.id)
@@ -64,10 +52,10 @@ def checkout(offer_id: int):
 @bp.route("/licenses/<int:license_id>/pay", methods=["GET", "POST"])
 @login_required
 def pay(license_id: int):
-    buyer = _buyer()
+    buyer = buyer_organization()
     license = services.buyer_license(db.session, buyer.id, license_id)
     if request.method == "POST":
-        _csrf_ok()
+        csrf_ok()
         token = request.form.get("stripe_token", "").strip()
         if not token:
             flash("The card could not be read; check its details and try again.", "error")
@@ -95,7 +83,7 @@ def pay(license_id: int):
 @bp.route("/licenses")
 @login_required
 def my_licenses():
-    buyer = _buyer()
+    buyer = buyer_organization()
     licenses = [services.refresh_status(db.session, row) for row in services.licenses_of_buyer(db.session, buyer.id)]
     db.session.commit()
     return render_template("licensing/list.html", licenses=licenses)
@@ -104,7 +92,7 @@ def my_licenses():
 @bp.route("/licenses/<int:license_id>")
 @login_required
 def license_page(license_id: int):
-    buyer = _buyer()
+    buyer = buyer_organization()
     license = services.buyer_license(db.session, buyer.id, license_id)
     db.session.commit()
     view = license_view(db.session, license)
@@ -124,9 +112,7 @@ def _refunds(license: License) -> list[Refund]:
 @bp.route("/platform/sales")
 @login_required
 def sales():
-    organization = current_user.organization
-    if organization is None or not organization.is_platform:
-        abort(403, "Sales are shown to platform accounts.")
+    organization = platform_organization("Sales are shown to platform accounts.")
     rows = [(license, payments.license_split(db.session, license))
             for license in services.sales_of_platform(db.session, organization.id)]
     return render_template("licensing/sales.html", rows=rows)
@@ -135,8 +121,7 @@ def sales():
 @bp.route("/admin/licenses", methods=["GET"])
 @login_required
 def admin_licenses():
-    if current_user.role != "admin":
-        abort(403, "Admins only.")
+    admin_only()
     licenses = list(db.session.scalars(select(License).where(License.status != "canceled")
                                        .order_by(License.id.desc()).limit(200)))
     rows = [(license, payments.license_split(db.session, license)) for license in licenses]
@@ -146,9 +131,8 @@ def admin_licenses():
 @bp.route("/admin/licenses/<int:license_id>/refunds", methods=["POST"])
 @login_required
 def admin_refund(license_id: int):
-    if current_user.role != "admin":
-        abort(403, "Admins only.")
-    _csrf_ok()
+    admin_only()
+    csrf_ok()
     license = db.session.get(License, license_id)
     if license is None:
         raise NotFound(f"No license {license_id}.")

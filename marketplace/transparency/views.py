@@ -1,10 +1,11 @@
 """Web pages: a dataset's public transparency report and the platform's report."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
-from flask_login import current_user, login_required
+from flask import Blueprint, current_app, render_template
+from flask_login import login_required
 
 from marketplace.accounts.auth import viewer_organization_id
+from marketplace.accounts.guards import platform_organization
 from marketplace.catalog import services as catalog
 from marketplace.extensions import db
 from marketplace.transparency import reports
@@ -29,9 +30,7 @@ def dataset(slug: str):
 @bp.route("/platform/report")
 @login_required
 def platform_report():
-    organization = current_user.organization
-    if organization is None or not organization.is_platform:
-        abort(403, "The platform report is shown to platform accounts.")
+    organization = platform_organization("The platform report is shown to platform accounts.")
     config = current_app.config
     report = reports.platform_report(db.session, organization.id, currency=config["CURRENCY"],
                                      opt_in_regions=config["OPT_IN_REGIONS"])

@@ -11,7 +11,6 @@ from marketplace.extensions import db, limiter
 from tests import factories
 from tests.conftest import RATE_LIMITED_HEADER
 
-TOKEN = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def signup_form(**overrides) -> dict:
@@ -152,22 +151,6 @@ def test_log_in_is_rate_limited(client, platform):
 # ---- CSRF ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf(app):
-    """CSRF protection on, as in production (the shared test config turns it off)."""
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = False
-
-
-def token_from(page) -> str:
-    match = TOKEN.search(page.data)
-    assert match, page.data[:500]
-    return match.group(1).decode()
-
-
 @pytest.mark.usefixtures("csrf")
 def test_a_form_without_its_csrf_token_is_refused(client):
     response = client.post("/signup", data=signup_form())
@@ -177,7 +160,7 @@ def test_a_form_without_its_csrf_token_is_refused(client):
     response = client.post("/signup", data={**signup_form(), "csrf_token": "forged"})
     assert response.status_code == 400 and b"The CSRF token is invalid." in response.data
     assert organization("Web Forum") is None
-    token = token_from(client.get("/signup"))
+    token = factories.token_from(client.get("/signup"))
     response = client.post("/signup", data={**signup_form(), "csrf_token": token})
     assert response.status_code == 302
     assert organization("Web Forum") is not None
@@ -186,7 +169,7 @@ def test_a_form_without_its_csrf_token_is_refused(client):
 @pytest.mark.usefixtures("csrf")
 def test_log_in_log_out_and_workbench_forms_need_the_token(client, platform):
     assert client.post("/login", data={"email": platform["email"], "password": platform["password"]}).status_code == 400
-    token = token_from(client.get("/login"))
+    token = factories.token_from(client.get("/login"))
     response = client.post("/login", data={"email": platform["email"], "password": platform["password"],
                                            "csrf_token": token})
     assert response.status_code == 302
@@ -196,7 +179,7 @@ def test_log_in_log_out_and_workbench_forms_need_the_token(client, platform):
             "consent_policy": "opt_out", "weighting": "records"}
     assert client.post("/platform/datasets/new", data=form).status_code == 400
     assert client.get("/api/v1/datasets/csrf-test", headers=platform["headers"]).status_code == 404
-    token = token_from(client.get("/platform/datasets/new"))
+    token = factories.token_from(client.get("/platform/datasets/new"))
     assert client.post("/platform/datasets/new", data={**form, "csrf_token": token}).status_code == 302
     assert client.get("/api/v1/datasets/csrf-test", headers=platform["headers"]).status_code == 200
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302

@@ -18,7 +18,6 @@ from tests.consent.helpers import listed
 from tests.contributors.helpers_claims import PASSWORD, claim, contributor, csv_rows, issued_code
 from tests.contributors_factory import claimed
 
-TOKEN = re.compile(rb'name="csrf_token"[^>]*value="([^"]+)"')
 NEW_CODE = re.compile(rb'id="new-code">([^<]+)<')
 
 
@@ -211,22 +210,6 @@ def test_a_platform_without_contributors_sees_how_to_get_them(client, other_plat
 # ---- CSRF ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf(app):
-    """CSRF protection on, as in production (the shared test config turns it off)."""
-    app.config["WTF_CSRF_ENABLED"] = True
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = False
-
-
-def token_from(page) -> str:
-    match = TOKEN.search(page.data)
-    assert match, page.data[:500]
-    return match.group(1).decode()
-
-
 @pytest.mark.usefixtures("csrf")
 def test_the_claim_form_needs_its_token(app, client, platform):
     listed(client, platform)
@@ -234,7 +217,7 @@ def test_the_claim_form_needs_its_token(app, client, platform):
     refused = client.post("/claim", data=claim_form(code))
     assert refused.status_code == 400 and b"The CSRF token is missing." in refused.data
     assert contributor(platform, "ana").user_id is None
-    accepted = client.post("/claim", data={**claim_form(code), "csrf_token": token_from(client.get("/claim"))})
+    accepted = client.post("/claim", data={**claim_form(code), "csrf_token": factories.token_from(client.get("/claim"))})
     assert (accepted.status_code, accepted.headers["Location"]) == (302, landing(app))
 
 
@@ -242,13 +225,13 @@ def test_the_claim_form_needs_its_token(app, client, platform):
 def test_the_platform_buttons_need_the_token(client, platform):
     listed(client, platform)
     open_code = issued_code(client, platform, "ana")
-    token = token_from(client.get("/login"))
+    token = factories.token_from(client.get("/login"))
     client.post("/login", data={"email": platform["email"], "password": platform["password"], "csrf_token": token})
     for action in ("codes", "codes/revoke", "codes.csv"):
         url = f"/platform/contributors/{action}"
         assert client.post(url, data={"external_id": "ana"}).status_code == 400
     assert codes() == 1  # nothing issued, revoked or exported: the open code still claims below
-    token = token_from(client.get("/platform/contributors"))
+    token = factories.token_from(client.get("/platform/contributors"))
     issued = client.post("/platform/contributors/codes", data={"external_id": "cy", "csrf_token": token})
     assert issued.status_code == 200 and NEW_CODE.search(issued.data)
     assert claim(client, open_code).status_code == 201

@@ -6,11 +6,10 @@ import re
 
 import pytest
 import requests
-import stripe
 from playwright.sync_api import expect
 
 from marketplace.ledger.split import largest_remainder, split
-from tests.licensing.test_over_http import publish, sign_up, wait_for_status
+from tests.licensing.test_over_http import confirm_with_test_card, publish, sign_up, wait_for_status
 
 pytestmark = [pytest.mark.e2e]
 
@@ -25,12 +24,7 @@ def paid_license(base: str, localstripe_url: str) -> dict:
     created = requests.post(f"{base}/api/v1/licenses", json={"offer_id": offer["id"]}, headers=buyer, timeout=30)
     assert created.status_code == 201, created.text
     license = created.json()
-    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": localstripe_url})
-    intent_id = license["payment"]["payment_intent_id"]
-    token = client.v1.tokens.create(params={"card": {"number": "4242424242424242", "exp_month": 12,
-                                                     "exp_year": 2034, "cvc": "123"}})
-    client.v1.payment_intents.update(intent_id, params={"payment_method": token.card.id})
-    assert client.v1.payment_intents.confirm(intent_id).status == "succeeded"
+    confirm_with_test_card(localstripe_url, license)
     wait_for_status(base, buyer, license["id"], "active")
     return {"platform": platform, "slug": offer["dataset"], "license_id": license["id"]}
 

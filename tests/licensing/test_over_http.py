@@ -48,6 +48,16 @@ def publish(base: str, headers: dict, contributors: list[tuple[str, str, int]]) 
     return offer.json()
 
 
+def confirm_with_test_card(localstripe_url: str, license: dict) -> None:
+    """The buyer confirms the license's PaymentIntent with a test card, as any Stripe client would."""
+    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": localstripe_url})
+    intent_id = license["payment"]["payment_intent_id"]
+    token = client.v1.tokens.create(params={"card": {"number": "4242424242424242", "exp_month": 12,
+                                                     "exp_year": 2034, "cvc": "123"}})
+    client.v1.payment_intents.update(intent_id, params={"payment_method": token.card.id})
+    assert client.v1.payment_intents.confirm(intent_id).status == "succeeded"
+
+
 def wait_for_status(base: str, headers: dict, license_id: int, status: str) -> dict:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -72,13 +82,7 @@ def test_buy_pay_webhook_split_refund_check(live_server, localstripe_url):
                           headers={**buyer, "Idempotency-Key": "order-1"}, timeout=30).json()
     assert (again["id"], again["payment"]["payment_intent_id"]) == (license["id"], license["payment"]["payment_intent_id"])
 
-    # The buyer confirms the PaymentIntent with a test card, as any Stripe client would.
-    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": localstripe_url})
-    intent_id = license["payment"]["payment_intent_id"]
-    token = client.v1.tokens.create(params={"card": {"number": "4242424242424242", "exp_month": 12,
-                                                     "exp_year": 2034, "cvc": "123"}})
-    client.v1.payment_intents.update(intent_id, params={"payment_method": token.card.id})
-    assert client.v1.payment_intents.confirm(intent_id).status == "succeeded"
+    confirm_with_test_card(localstripe_url, license)
 
     active = wait_for_status(base, buyer, license["id"], "active")  # localstripe's signed webhook did it
     gross = 123_457
