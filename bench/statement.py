@@ -51,11 +51,10 @@ def sales(app) -> int:
     from marketplace.catalog.models import Contributor
     from marketplace.catalog.schemas import DatasetCreateSchema, OfferCreateSchema
     from marketplace.contributors.identities import link
-    from marketplace.db import begin_immediate, utcnow
+    from marketplace.db import begin_immediate
+    from marketplace.demo_history import paid_license
     from marketplace.extensions import db
-    from marketplace.licensing.services import create_license
     from marketplace.payments import services as payments
-    from marketplace.payments.models import Payment
 
     with app.app_context():
         begin_immediate(db.session)
@@ -77,14 +76,7 @@ def sales(app) -> int:
                 "territory": ["*"], "exclusive": False, "billing": "one_time", "contributor_share_bps": 5000,
                 "price": {"model": "flat", "amount": PRICE + 7 * n, "currency": "usd"}}))
             services.publish(db.session, dataset)
-            license, _ = create_license(db.session, buyer=buyer, user=buyer_user, offer_id=offer.id)
-            payment = Payment(license_id=license.id, payment_intent_id=f"pi_bench_{license.id}",
-                              client_secret=f"pi_bench_{license.id}_secret", amount=license.price_amount,
-                              currency=license.currency, purpose="initial")
-            db.session.add(payment)
-            db.session.flush()
-            payments.mark_succeeded(db.session, payment, charge_id=f"ch_bench_{license.id}", at=utcnow())
-            payments.settle(db.session, payment.id)
+            _license, payment, _allocation = paid_license(buyer, buyer_user, offer.id, tag="bench")
             payments.record_refunded_total(db.session, payment, 30_001 + n, key=f"bench-refund:{payment.id}")
         user = accounts.create_user(db.session, "me@example.test", PASSWORD, role="contributor")
         link(db.session, db.session.scalar(select(Contributor).where(Contributor.external_id == ME)), user)

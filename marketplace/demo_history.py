@@ -79,19 +79,25 @@ def import_consent(seed: int, platform: Organization, people: list[tuple[str, st
                                    recorded_by=None).imported
 
 
+def paid_license(buyer: Organization, user: User, offer_id: int, *, tag: str):
+    """A license for `offer_id`, paid without a card processor: the payment recorded as the webhook
+    records one (ids `pi_<tag>_…`), then settled. Returns (license, payment, allocation)."""
+    license, _ = create_license(db.session, buyer=buyer, user=user, offer_id=offer_id)
+    payment = Payment(license_id=license.id, payment_intent_id=f"pi_{tag}_{license.id}",
+                      client_secret=f"pi_{tag}_{license.id}_secret_{tag}", amount=license.price_amount,
+                      currency=license.currency, purpose="initial")
+    db.session.add(payment)
+    db.session.flush()
+    payments.mark_succeeded(db.session, payment, charge_id=f"ch_{tag}_{license.id}", at=utcnow())
+    return license, payment, payments.settle(db.session, payment.id)
+
+
 def sell(buyer: Organization, user: User) -> list[str]:
     """Buy and pay PURCHASES; refund one in part. Returns a line per sale."""
     done = []
     for n, (slug, offer_name) in enumerate(PURCHASES):
         offer = db.session.scalar(select(Offer).join(Dataset).where(Dataset.slug == slug, Offer.name == offer_name))
-        license, _ = create_license(db.session, buyer=buyer, user=user, offer_id=offer.id)
-        payment = Payment(license_id=license.id, payment_intent_id=f"pi_demo_{license.id}",
-                          client_secret=f"pi_demo_{license.id}_secret_demo", amount=license.price_amount,
-                          currency=license.currency, purpose="initial")
-        db.session.add(payment)
-        db.session.flush()
-        payments.mark_succeeded(db.session, payment, charge_id=f"ch_demo_{license.id}", at=utcnow())
-        allocation = payments.settle(db.session, payment.id)
+        license, payment, allocation = paid_license(buyer, user, offer.id, tag="demo")
         line = (f"license #{license.id}: {slug} / {offer_name}, {license.price_amount:,} {license.currency} "
                 f"to {allocation.eligible_count:,} contributors")
         if n == REFUNDED:
