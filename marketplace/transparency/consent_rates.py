@@ -42,9 +42,10 @@ def offered_scopes(session: Session, dataset_id: int) -> list[str]:
     return [scope for scope in SCOPES if scope in found]
 
 
-def _question(session: Session, dataset: Dataset, scopes: list[str], regions: frozenset[str],
-              at: datetime) -> EligibilityQuestion | None:
-    """The eligibility rule's question over the latest version; None before any version."""
+def consent_question(session: Session, dataset: Dataset, scopes: list[str], regions: frozenset[str],
+                     at: datetime) -> EligibilityQuestion | None:
+    """The eligibility rule's question for `scopes` at `at`, over the latest version; None before
+    any version (nobody can be paid yet). `consent_counts` and `eligible_now_by_scope` take it."""
     version_id = session.scalar(select(DatasetVersion.id).where(DatasetVersion.dataset_id == dataset.id)
                                 .order_by(DatasetVersion.id.desc()).limit(1))
     if version_id is None:
@@ -55,9 +56,9 @@ def _question(session: Session, dataset: Dataset, scopes: list[str], regions: fr
         opt_in_regions=regions)
 
 
-def consent_counts(session: Session, dataset: Dataset, scopes: list[str], regions: frozenset[str],
-                   at: datetime) -> ConsentCounts:
-    """Where the contributors with live records in `dataset` stand, for its offered `scopes`.
+def consent_counts(session: Session, question: EligibilityQuestion | None) -> ConsentCounts:
+    """Where the contributors with live records in the question's dataset stand, for its scopes
+    (the dataset's offered ones).
 
     For each contributor and each offered scope, the decision that applies is the eligibility
     rule's: the most specific made by `at` (this dataset's over platform-wide, a named scope
@@ -68,7 +69,6 @@ def consent_counts(session: Session, dataset: Dataset, scopes: list[str], region
         (and the opt-in regions) decides; `default_included` says for how many that means yes.
     Zeros before any version (the rule's question needs one; nobody can be paid yet either).
     """
-    question = _question(session, dataset, scopes, regions, at)
     if question is None:
         return ConsentCounts()
     # eligible_sql's `decided` CTE is the rule's per-contributor tally over the scopes: how
@@ -99,15 +99,14 @@ SELECT standing, policy_includes, COUNT(*) FROM standing GROUP BY standing, poli
     return ConsentCounts(**counts)
 
 
-def eligible_now_by_scope(session: Session, dataset: Dataset, scopes: list[str], regions: frozenset[str],
-                          at: datetime) -> dict[str, int]:
-    """Per scope: how many contributors of the latest version the one eligibility rule includes
-    at `at` (a license for that scope paid then would share among them). Empty before a version."""
-    question = _question(session, dataset, scopes, regions, at)
+def eligible_now_by_scope(session: Session, question: EligibilityQuestion | None) -> dict[str, int]:
+    """Per scope of the question: how many contributors of its version the one eligibility rule
+    includes at its time (a license for that scope paid then would share among them). Empty
+    before a version."""
     if question is None:
         return {}
     answers = {}
-    for scope in scopes:
+    for scope in question.scopes:
         sql, params = eligible_sql(replace(question, scopes=(scope,)))
         answers[scope] = int(session.execute(bind(sql + "\nSELECT COUNT(*) FROM eligible"), params).scalar())
     return answers

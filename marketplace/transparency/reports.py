@@ -26,6 +26,7 @@ from marketplace.money import Money
 from marketplace.transparency.consent_rates import (
     ConsentCounts,
     consent_counts,
+    consent_question,
     eligible_now_by_scope,
     offered_scopes,
 )
@@ -169,13 +170,14 @@ def dataset_report(session: Session, dataset: Dataset, *, currency: str, opt_in_
         "JOIN licenses l ON l.id = s.license_id JOIN offer_scopes os ON os.offer_id = l.offer_id "
         "GROUP BY os.scope"), params).all())
     scopes = offered_scopes(session, dataset.id)
+    question = consent_question(session, dataset, scopes, opt_in_regions, at)
     return DatasetReport(
         dataset=dataset, figures=figures,
         licenses_by_scope={scope: int(by_scope[scope]) for scope in SCOPES if scope in by_scope},
         payout_histogram=histogram,
         offered_scopes=scopes,
-        consent=consent_counts(session, dataset, scopes, opt_in_regions, at),
-        eligible_now_by_scope=eligible_now_by_scope(session, dataset, scopes, opt_in_regions, at),
+        consent=consent_counts(session, question),
+        eligible_now_by_scope=eligible_now_by_scope(session, question),
     )
 
 
@@ -267,9 +269,11 @@ def platform_report(session: Session, platform_id: int, *, currency: str, opt_in
     datasets = list(session.scalars(select(Dataset).where(Dataset.platform_id == platform_id)
                                     .order_by(Dataset.title, Dataset.id)))
     figures = _figures(session, WHERE_PLATFORM, params, currency)
-    rows = [PlatformDataset(d, figures.get(d.id, Figures(currency)),
-                            consent_counts(session, d, offered_scopes(session, d.id), opt_in_regions, at))
-            for d in datasets]
+    rows = []
+    for dataset in datasets:
+        question = consent_question(session, dataset, offered_scopes(session, dataset.id), opt_in_regions, at)
+        rows.append(PlatformDataset(dataset, figures.get(dataset.id, Figures(currency)),
+                                    consent_counts(session, question)))
     paid_anywhere = session.execute(text(
         POSTINGS.format(where=WHERE_PLATFORM) + NETS +
         "\nSELECT COUNT(*) FROM (SELECT owner_id FROM nets GROUP BY owner_id HAVING SUM(net) <> 0) paid"
