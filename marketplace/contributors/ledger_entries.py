@@ -130,11 +130,9 @@ def _entries(rows) -> list[MyEntry]:
 
 
 def _allocation_of(session: Session, transaction: LedgerTransaction) -> Allocation | None:
-    """The allocation `transaction` posts (found by its key, see `_posted`) or reverses; None for
-    other kinds."""
+    """The allocation `transaction` posts or reverses; None for other kinds."""
     if transaction.allocation_id is not None:
         return session.get(Allocation, transaction.allocation_id)
     if transaction.kind != "allocation":
         return None
-    return session.scalar(select(Allocation).where(Allocation.payment_key == transaction.idempotency_key,
-                                                   Allocation.transaction_id == transaction.id))
+    return session.scalar(select(Allocation).where(Allocation.transaction_id == transaction.id))

@@ -148,9 +148,7 @@ def iter_lines(session: Session, user_id: int, *, currency: str, filters: Filter
 
 # ---- the queries ------------------------------------------------------------------------
 
-#: An allocation's own posting is found by its key: the posting's idempotency key is the
-#: allocation's payment key (ledger.allocation.allocate_payment), and both are uniquely indexed,
-#: whereas allocations.transaction_id has no index. A reversal names its allocation.
+#: The allocation a posting posted (a reversal names its allocation instead).
 _posted = aliased(Allocation, name="posted")
 
 
@@ -158,7 +156,7 @@ def _with_allocation(query: Select, *, outer: bool = False) -> Select:
     """`query` (over entries joined to their transaction) joined to the allocation each posts or
     reverses; `outer` keeps the entries of other transactions (payouts), with no allocation."""
     query = query.outerjoin(_posted, and_(LedgerTransaction.allocation_id.is_(None),
-                                          _posted.payment_key == LedgerTransaction.idempotency_key))
+                                          _posted.transaction_id == LedgerTransaction.id))
     on = Allocation.id == func.coalesce(LedgerTransaction.allocation_id, _posted.id)
     return query.outerjoin(Allocation, on) if outer else query.join(Allocation, on)
 

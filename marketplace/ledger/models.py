@@ -115,6 +115,8 @@ class Allocation(Base):
 
     __tablename__ = "allocations"
     __table_args__ = (
+        # From a posting to its allocation: statements and ledger pages (migration 0006).
+        Index("ix_allocations_transaction", "transaction_id"),
         CheckConstraint("fee + to_platform + pool = gross", name="split_adds_up"),
         CheckConstraint("gross > 0", name="gross_positive"),
     )
