@@ -4,7 +4,7 @@ Sign convention: an entry's `amount` is what the account's holder is owed more
 (positive) or less (negative). A payment of G debits the payment-clearing
 account (-G: money the processor holds for us) and credits the fee, platform,
 contributor and unallocated accounts with shares that add up to G. Every
-transaction sums to zero per currency; so does the whole ledger.
+transaction is in one currency and sums to zero; so does the whole ledger, per currency.
 
 Accounts are addresses, (kind, owner id, currency), not rows: an account
 exists once an entry names it, and its balance is the sum of its entries. That

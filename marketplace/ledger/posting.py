@@ -4,7 +4,7 @@ A write opens its transaction row first, keyed by an idempotency key the caller
 derives from what it does. The same key with the same request returns the
 stored transaction and posts nothing; with another request it is a conflict.
 Entries follow, then the seal, whose insert trigger refuses a transaction that
-does not sum to zero per currency.
+is not in one currency or does not sum to zero.
 """
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def add_entries(session: Session, transaction_id: int, currency: str,
 
 
 def seal(session: Session, transaction_id: int) -> None:
-    """Close the transaction; the database refuses the seal unless it sums to zero per currency."""
+    """Close the transaction; the database refuses the seal unless its entries, all in one currency,
+    sum to zero (migration 0007)."""
     count = session.scalar(
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.transaction_id == transaction_id)
     )

@@ -78,6 +78,17 @@ def test_the_database_refuses_an_unbalanced_seal(app):
         posting.seal(db.session, opened.transaction.id)
 
 
+def test_the_database_refuses_a_transaction_in_two_currencies_even_when_each_balances(app):
+    """One currency per transaction (migration 0007): the seal reads the entries in one pass."""
+    opened = posting.open_transaction(db.session, key=helpers.unique("two"), payload={}, kind="test")
+    posting.add_entries(db.session, opened.transaction.id, "usd", [("marketplace_fees", MARKETPLACE, 7),
+                                                                   ("payment_clearing", MARKETPLACE, -7)])
+    posting.add_entries(db.session, opened.transaction.id, "eur", [("marketplace_fees", MARKETPLACE, 3),
+                                                                   ("payment_clearing", MARKETPLACE, -3)])
+    with pytest.raises(IntegrityError, match="does not balance"), db.session.begin_nested():
+        posting.seal(db.session, opened.transaction.id)
+
+
 def test_the_database_refuses_a_transaction_balanced_only_across_currencies(app):
     opened = posting.open_transaction(db.session, key=helpers.unique("fx"), payload={}, kind="test")
     posting.add_entries(db.session, opened.transaction.id, "usd", [("marketplace_fees", MARKETPLACE, 7)])
