@@ -20,3 +20,15 @@ def slugify(text: str, max_length: int = 60) -> str:
 def is_email(value: str) -> bool:
     """Shape only (SPEC.md): `x@example.test` is valid; nothing is looked up."""
     return bool(EMAIL_SHAPE.match(value))
+
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str | None) -> str:
+    """A CSV cell of text chosen by someone else (a buyer's name, a dataset's title) that a
+    spreadsheet shows as text instead of running it: a leading quote before formula starts."""
+    if not text:
+        return ""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text

@@ -22,6 +22,7 @@ from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
 from marketplace.extensions import db
 from marketplace.ledger.allocation import shares_for
+from marketplace.text import spreadsheet_safe
 
 bp = Blueprint("statement", __name__)
 
@@ -74,7 +75,8 @@ def _csv_rows(lines):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for n, line in enumerate(lines, 1):
-        writer.writerow((line.created_at.isoformat(), line.kind, line.dataset, _cell(line.buyer),
+        # The dataset is its slug (letters, digits, hyphens); the buyer names itself.
+        writer.writerow((line.created_at.isoformat(), line.kind, line.dataset, spreadsheet_safe(line.buyer),
                          ";".join(line.scopes), line.amount.amount, line.amount.currency,
                          "" if line.license_id is None else line.license_id, line.transaction_id))
         if n % 500 == 0:
@@ -82,13 +84,6 @@ def _csv_rows(lines):
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def _cell(text: str | None) -> str:
-    """A text cell a spreadsheet won't run as a formula (buyer names are chosen by buyers)."""
-    if not text:
-        return ""
-    return f"'{text}" if text[0] in "=+-@\t\r" else text
 
 
 @bp.route("/me/ledger/<int:transaction_id>")

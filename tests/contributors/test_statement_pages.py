@@ -219,3 +219,17 @@ def test_a_ledger_entry_page_shows_your_entry_and_hides_others(client, app, plat
     factories.login(client, buyer)
     assert client.get(f"/me/ledger/{allocation}").status_code == 404
     assert client.get(f"/me/ledger/{allocation}", headers={"Accept": "application/json"}).status_code == 404
+
+
+def test_the_csv_keeps_buyer_names_from_running_as_formulas(client, app, platform, stripe_gateway):
+    """A buyer's name is chosen by the buyer: a spreadsheet opening the contributor's CSV must
+    show it as text (a leading quote), not run it."""
+    dataset = listed(client, platform)
+    sharp = factories.signup(client, "buyer", "@SUM(1)")
+    sell(client, app, sharp, dataset["offers"][("ai-train",)])
+    ana = claimed(platform, "ana")
+    factories.login(client, ana)
+    [row] = list(csv.DictReader(io.StringIO(client.get("/me/statement.csv").get_data(as_text=True))))
+    assert row["dataset"] == dataset["slug"]
+    assert row["buyer"].startswith("'@SUM(1) ")
+    assert row["amount_minor"] == "35625"
