@@ -2,12 +2,11 @@
 balanced, with each key posted once and no deadlock.
 
 Concurrent writers need real commits, so this test can't live in the rolled-back transaction: it
-gets a schema of its own, migrated by a second app (marketplace.create_app), and each thread uses
-that app's `db.session` in its own app context, as a request or a job would.
+gets a schema of its own (tests/isolated.py), and each thread uses that app's `db.session` in its
+own app context, as a request or a job would.
 """
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -16,19 +15,17 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from flask_migrate import upgrade
 
-from marketplace import create_app, jobs
 from marketplace.accounts import services as accounts
 from marketplace.catalog import importer, services, versions
-from marketplace.config import normalize_database_url
-from marketplace.extensions import api, db, limiter
+from marketplace.extensions import db
 from marketplace.ledger import posting
 from marketplace.ledger.allocation import PaymentFacts, allocate_payment, reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE, Allocation
 from marketplace.ledger.split import split
-from tests.conftest import BACKEND, TEST_CONFIG, run_id
+from tests import isolated
+from tests.conftest import BACKEND
 
 pytestmark = [
     pytest.mark.isolated_db,
@@ -47,37 +44,8 @@ PAID_AT = datetime(2030, 1, 1)  # noqa: DTZ001 — naive UTC, as the database st
 
 @pytest.fixture(scope="module")
 def isolated_app(app):
-    """A second app on a fresh, migrated schema of the test server; dropped afterwards.
-
-    create_app() rebinds a few module-level singletons (the job queue's app, the rate limiter,
-    flask-smorest's Api) to the newest app: they are given back to the suite's `app` at the end.
-    """
-    base = normalize_database_url(os.environ["DIVIDEND_TEST_DATABASE_URL"])
-    schema = f"ledger_threads_{run_id()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    saved = {extension: dict(vars(extension)) for extension in (api, limiter)}
-    saved_job_app = jobs._state["app"]
-    try:
-        isolated = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url,
-                               "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS + 2, "max_overflow": 0}})
-        with isolated.app_context():
-            upgrade()
-        yield isolated
-        with isolated.app_context():
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        for extension, state in saved.items():
-            vars(extension).clear()
-            vars(extension).update(state)
-        jobs._state["app"] = saved_job_app
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
+    with isolated.isolated_app("ledger_threads", connections=THREADS + 2) as market:
+        yield market
 
 
 def setup_market(isolated) -> tuple[int, int, int, int]:
