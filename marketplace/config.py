@@ -63,6 +63,9 @@ def load() -> dict:
         ),
         #: Days a claim code stays valid after it is issued (then the platform issues a new one).
         "CLAIM_CODE_DAYS": _int("CLAIM_CODE_DAYS", 30),
+        #: Seconds a dataset's public transparency report is reused while nothing it is computed
+        #: from changed (marketplace/transparency/cache.py); 0 computes it on every view.
+        "TRANSPARENCY_CACHE_SECONDS": _int("TRANSPARENCY_CACHE_SECONDS", 60),
         #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
         "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
         #: Rate-limit storage (Flask-Limiter URI); memory suits one process.

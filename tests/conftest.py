@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 
 from marketplace import create_app
 from marketplace.extensions import db, limiter
+from marketplace.transparency.cache import report_cache
 from tests import factories
 
 BACKEND = os.environ.get("DIVIDEND_TEST_BACKEND", "sqlite")
@@ -137,6 +138,8 @@ def _rolled_back(request, app):
             yield
     finally:
         with app.app_context():
+            # Kept reports name rows the rollback takes away; the next test may reuse their ids.
+            report_cache().clear()
             db.session.remove()
             db.session.session_factory.kw["join_transaction_mode"] = original
             transaction.rollback()

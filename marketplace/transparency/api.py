@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import BEARER, api_principal, require_api, viewer_organization_id
 from marketplace.catalog import services as catalog
 from marketplace.extensions import db
-from marketplace.transparency import reports
+from marketplace.transparency import cache, reports
 from marketplace.transparency.schemas import PlatformReportSchema, TransparencySchema
 
 blp = Blueprint("transparency_api", __name__, description="Transparency reports")
@@ -24,8 +24,8 @@ def dataset_transparency(slug: str):
     """
     dataset = catalog.visible_dataset(db.session, slug, viewer_organization_id())
     config = current_app.config
-    return reports.dataset_report(db.session, dataset, currency=config["CURRENCY"],
-                                  opt_in_regions=config["OPT_IN_REGIONS"])
+    return cache.cached_dataset_report(db.session, dataset, currency=config["CURRENCY"],
+                                       opt_in_regions=config["OPT_IN_REGIONS"])
 
 
 @blp.route("/platform/report", methods=["GET"])

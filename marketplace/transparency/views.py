@@ -8,7 +8,7 @@ from marketplace.accounts.auth import viewer_organization_id
 from marketplace.accounts.guards import platform_organization
 from marketplace.catalog import services as catalog
 from marketplace.extensions import db
-from marketplace.transparency import reports
+from marketplace.transparency import cache, reports
 
 bp = Blueprint("transparency", __name__)
 
@@ -18,8 +18,8 @@ def dataset(slug: str):
     """Public for published datasets; a draft only to its own platform (404 for anyone else)."""
     found = catalog.visible_dataset(db.session, slug, viewer_organization_id())
     config = current_app.config
-    report = reports.dataset_report(db.session, found, currency=config["CURRENCY"],
-                                    opt_in_regions=config["OPT_IN_REGIONS"])
+    report = cache.cached_dataset_report(db.session, found, currency=config["CURRENCY"],
+                                         opt_in_regions=config["OPT_IN_REGIONS"])
     # The chart's data, in a <script type="application/json"> block (the table holds the same).
     chart = {"labels": [bucket.label for bucket in report.payout_histogram],
              "contributors": [bucket.contributors for bucket in report.payout_histogram]}
