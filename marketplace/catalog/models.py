@@ -133,7 +133,9 @@ class Record(Base):
     __tablename__ = "records"
     __table_args__ = (
         UniqueConstraint("dataset_id", "external_id"),
-        Index("ix_records_dataset_contributor", "dataset_id", "contributor_id"),
+        # Also answers, from the index alone, what freezing sums per contributor (live records and
+        # their tokens) and whether a contributor has a live record (migration 0008).
+        Index("ix_records_dataset_contributor", "dataset_id", "contributor_id", "taken_down_at", "tokens"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
