@@ -18,11 +18,14 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PRAGMAS, migrated_app, peak_mb, run_child  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
 OPT_IN = frozenset({"FR", "DE", "GB", "KR"})
 NAIVE_CONTRIBUTORS = 50_000
@@ -139,6 +142,39 @@ def facts(dataset_id: int, version_id: int, key: str):
                         gross=GROSS, currency="usd", contributor_share_bps=SHARE_BPS, paid_at=PAID_AT)
 
 
+#: What each of the allocation's statements does, by how its SQL starts (SQLite's path).
+STATEMENT_PARTS = (
+    ("CREATE TEMP TABLE", "eligibility"),
+    ("WITH lines AS (SELECT contributor_id, weight, tiebreak FROM temp.allocation_eligible_lines)\nINSERT",
+     "lines written"),
+    ("WITH lines AS", "cut-off"),
+    ("INSERT INTO ledger_seals", "seal"),
+)
+
+
+@contextmanager
+def statement_times(engine):
+    """Seconds spent in the allocation's statements, by part (STATEMENT_PARTS; "other" for the
+    rest); the caller adds the commit's."""
+    parts: dict[str, float] = defaultdict(float)
+    started: list[float] = []
+
+    def before(_conn, _cursor, _statement, _parameters, _context, _executemany):
+        started.append(time.perf_counter())
+
+    def after(_conn, _cursor, statement, _parameters, _context, _executemany):
+        part = next((name for prefix, name in STATEMENT_PARTS if statement.lstrip().startswith(prefix)), "other")
+        parts[part] += time.perf_counter() - started.pop()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield parts
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
 def child_allocate(db_path: Path, dataset_id: int) -> dict:
     """Freeze, allocate and check, timed apart; peak memory of this process up to the allocation."""
     from sqlalchemy import func, select
@@ -163,10 +199,13 @@ def child_allocate(db_path: Path, dataset_id: int) -> dict:
 
         begin_immediate(db.session)
         started = time.perf_counter()
-        allocation = allocate_payment(db.session, facts(dataset_id, version_id, "payment:bench"),
-                                      fee_bps=FEE_BPS, opt_in_regions=OPT_IN)
-        credits, unallocated = allocation.eligible_count, allocation.unallocated
-        db.session.commit()
+        with statement_times(db.engine) as parts:
+            allocation = allocate_payment(db.session, facts(dataset_id, version_id, "payment:bench"),
+                                          fee_bps=FEE_BPS, opt_in_regions=OPT_IN)
+            credits, unallocated = allocation.eligible_count, allocation.unallocated
+            committing = time.perf_counter()
+            db.session.commit()
+            parts["commit"] += time.perf_counter() - committing
         seconds = time.perf_counter() - started
         peak = peak_mb()
         db.session.close()
@@ -185,7 +224,7 @@ def child_allocate(db_path: Path, dataset_id: int) -> dict:
         refund_seconds = time.perf_counter() - started
         changed = db.session.scalar(select(func.count()).select_from(LedgerEntry)
                                     .where(LedgerEntry.transaction_id == refund.id))
-    return {"freeze_seconds": freeze_seconds, "seconds": seconds, "credits": credits,
+    return {"freeze_seconds": freeze_seconds, "seconds": seconds, "parts": dict(parts), "credits": credits,
             "contributors": contributors, "unallocated": unallocated, "peak_mb": peak,
             "balanced": check.balanced, "violations": check.violations, "check_seconds": check.seconds,
             "check_entries": check.entries, "peak_mb_with_check": peak_with_check,
@@ -325,6 +364,9 @@ def main() -> None:
     print(f"allocation (eligibility, split, lines = ledger entries, seal, commit): {allocated['seconds']:.2f} s "
           f"for {allocated['credits']:,} credits of {allocated['contributors']:,} contributors, "
           f"{credits_per_s:,.0f} credits/s, {ratio:.2f}x the floor")
+    parts = allocated["parts"]
+    print("  of which: " + ", ".join(f"{name} {parts[name]:.2f} s" for name in (
+        "eligibility", "cut-off", "lines written", "seal", "commit", "other") if name in parts))
     print(f"peak memory (freeze + allocation): {allocated['peak_mb']:.0f} MB "
           f"({allocated['peak_mb_with_check']:.0f} MB after the check)")
     print(f"  for context, the same number of rows written bare ({entries_floor['rows']:,} from the frozen "
@@ -345,6 +387,7 @@ def main() -> None:
         "peak_mb": round(allocated["peak_mb"], 1), "naive_ratio": round(naive_ratio, 2),
         "floor_seconds": round(floor["seconds"], 2), "check_seconds": round(allocated["check_seconds"], 2),
         "entries_floor_seconds": round(entries_floor["seconds"], 2),
+        "parts_seconds": {name: round(value, 2) for name, value in allocated["parts"].items()},
         "refund_seconds": round(allocated["refund_seconds"], 2),
         "balanced": allocated["balanced"], "records": args.records, "contributors": args.contributors,
         "credits": allocated["credits"],
