@@ -27,8 +27,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def spreadsheet_safe(text: str | None) -> str:
-    """A CSV cell of text chosen by someone else (a buyer's name, a dataset's title) that a
-    spreadsheet shows as text instead of running it: a leading quote before formula starts."""
+    """A CSV cell of text someone else chose (a buyer's name on a contributor's statement) that a
+    spreadsheet shows as text instead of running it: a leading quote before a formula start."""
     if not text:
         return ""
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
