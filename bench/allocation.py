@@ -148,6 +148,8 @@ STATEMENT_PARTS = (
     ("WITH lines AS (SELECT contributor_id, weight, tiebreak FROM temp.allocation_eligible_lines)\nINSERT",
      "lines written"),
     ("WITH lines AS", "cut-off"),
+    # posting.seal: the entries counted, then the sealing row, whose trigger reads them once more.
+    ("SELECT count(*) AS count_1 FROM ledger_entries", "seal"),
     ("INSERT INTO ledger_seals", "seal"),
 )
 

@@ -49,12 +49,19 @@ def run_check(session: Session) -> CheckResult:
 
 
 def _transactions_balance(session, result) -> None:
+    # One currency per transaction (migration 0007's seal), so "sums to zero per currency" is one
+    # group per transaction: a second currency slipped in shows as MIN <> MAX.
     rows = session.execute(text(
-        "SELECT transaction_id, currency, SUM(amount) FROM ledger_entries "
-        "GROUP BY transaction_id, currency HAVING SUM(amount) <> 0 LIMIT :n"), {"n": MAX_LISTED}).all()
-    for transaction_id, currency, total in rows:
-        result.add("transaction sums to zero", {"transaction_id": transaction_id, "currency": currency,
-                                                "sum": int(total)})
+        "SELECT transaction_id, MIN(currency), MAX(currency), SUM(amount) FROM ledger_entries "
+        "GROUP BY transaction_id HAVING SUM(amount) <> 0 OR MIN(currency) <> MAX(currency) LIMIT :n"),
+        {"n": MAX_LISTED}).all()
+    for transaction_id, lowest, highest, total in rows:
+        if lowest != highest:
+            result.add("transaction in one currency", {"transaction_id": transaction_id,
+                                                       "currencies": sorted({lowest, highest})})
+        else:
+            result.add("transaction sums to zero", {"transaction_id": transaction_id, "currency": lowest,
+                                                    "sum": int(total)})
 
 
 def _ledger_balances(session, result) -> None:

@@ -4,14 +4,19 @@ The report reads every contributor line of the dataset's payments (the histogram
 contributor of its platform (the consent counts): seconds per view at millions of rows, on a
 page anyone may open. A computed report is kept, per app, under the dataset's fingerprint:
 
-- its payments: how many allocations and the newest, and the newest reversal of one of them
-  (the ledger only grows, so any sale, refund or dispute changes these);
-- consent: the newest consent decision anywhere (decisions are appended, never edited);
+- its payments: how many allocations, and how many reversals of them (the ledger only grows,
+  so any sale, refund or dispute changes these);
+- consent: how many decisions the platform's contributors have (appended, never edited);
 - records and contributors: the revisions of the platform's datasets (every import, take-down
   and erasure bumps its dataset's; an import elsewhere on the platform can change a
   contributor's region, which counts here too);
-- the latest version, the dataset's offers (how many, how many open), its consent policy
+- how many versions, the dataset's offers (how many, how many open), its consent policy
   and weighting.
+
+Counts rather than newest ids: on PostgreSQL a row with a smaller id can commit after one
+with a larger id, and a newest-id marker would then miss it; an append-only table's count
+grows with every commit. The fingerprint costs a count of the platform's consent decisions,
+which computing the report reads anyway.
 
 It is reused for at most TRANSPARENCY_CACHE_SECONDS even so: a decision dated ahead takes
 effect as time passes, which no row records. Each process keeps its own (at most `SIZE`
@@ -36,12 +41,11 @@ SIZE = 512
 FINGERPRINT_SQL = text("""
 SELECT
   (SELECT COUNT(*) FROM allocations WHERE dataset_id = :dataset_id),
-  (SELECT MAX(id) FROM allocations WHERE dataset_id = :dataset_id),
-  (SELECT MAX(t.id) FROM ledger_transactions t JOIN allocations a ON a.id = t.allocation_id
+  (SELECT COUNT(*) FROM ledger_transactions t JOIN allocations a ON a.id = t.allocation_id
    WHERE a.dataset_id = :dataset_id),
-  (SELECT MAX(id) FROM consents),
+  (SELECT COUNT(*) FROM consents WHERE platform_id = :platform_id),
   (SELECT SUM(revision) FROM datasets WHERE platform_id = :platform_id),
-  (SELECT MAX(id) FROM dataset_versions WHERE dataset_id = :dataset_id),
+  (SELECT COUNT(*) FROM dataset_versions WHERE dataset_id = :dataset_id),
   (SELECT COUNT(*) FROM offers WHERE dataset_id = :dataset_id),
   (SELECT COUNT(*) FROM offers WHERE dataset_id = :dataset_id AND retired_at IS NULL)
 """)
@@ -52,6 +56,7 @@ class ReportCache:
 
     def __init__(self, seconds: float, size: int = SIZE, clock=time.monotonic) -> None:
         self.seconds, self.size, self.clock = seconds, size, clock
+        #: key → (when it expires, the report without its dataset).
         self._reports: OrderedDict[tuple, tuple[float, DatasetReport]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -101,8 +106,10 @@ def cached_dataset_report(session: Session, dataset: Dataset, *, currency: str,
     key = (*fingerprint(session, dataset, currency), opt_in_regions)
     kept = cache.get(key)
     if kept is not None:
-        # The dataset's own row (title, status) is this request's, not the one kept.
+        # The dataset's own row (title, status) is this request's.
         return replace(kept, dataset=dataset)
     report = dataset_report(session, dataset, currency=currency, opt_in_regions=opt_in_regions)
-    cache.put(key, report)
+    # Kept without the ORM object: it belongs to this request's session, and whatever the page
+    # loads onto it afterwards would stay in memory with it.
+    cache.put(key, replace(report, dataset=None))
     return report

@@ -60,7 +60,8 @@ def contributor_with_code(market, slug: str) -> tuple[int, str]:
 def race(market, attempt) -> tuple[list[int], int, list[str]]:
     """Run attempt(i) in THREADS threads released together, each committing on success;
     returns (winners' i, conflicts, unexpected errors)."""
-    barrier = threading.Barrier(THREADS)
+    # A timeout and daemon threads: a stuck claim fails the test instead of hanging the run.
+    barrier = threading.Barrier(THREADS, timeout=TIMEOUT)
     lock = threading.Lock()
     winners: list[int] = []
     errors: list[str] = []
@@ -86,7 +87,7 @@ def race(market, attempt) -> tuple[list[int], int, list[str]]:
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -126,6 +126,17 @@ def test_postgresql_refuses_to_commit_an_unsealed_transaction(app):
     db.session.execute(text("SET CONSTRAINTS ledger_transactions_sealed DEFERRED"))
 
 
+def test_a_second_currency_slipped_into_a_sealed_transaction_fails_the_check(history):
+    """Balanced in euros too, but a transaction holds one currency (migration 0007)."""
+    for amount in (5, -5):
+        db.session.execute(text(
+            "INSERT INTO ledger_entries (transaction_id, account, owner_id, currency, amount) "
+            "VALUES (:t, 'marketplace_fees', 0, 'eur', :amount)"), {"t": history.transaction_id, "amount": amount})
+    result = run_check(db.session)
+    assert {"invariant": "transaction in one currency",
+            "detail": {"transaction_id": history.transaction_id, "currencies": ["eur", "usd"]}} in result.violations
+
+
 def test_an_entry_slipped_into_a_sealed_transaction_fails_the_check(history):
     """Appending to a sealed transaction is not refused by a trigger (a per-row trigger would slow
     every allocation's bulk insert); the check catches it."""

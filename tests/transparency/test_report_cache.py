@@ -86,13 +86,12 @@ def test_a_new_title_shows_at_once_though_the_report_is_kept(client, platform, c
     assert len(computed) == 1
 
 
-def test_zero_seconds_computes_every_view(app, client, platform, computed):
-    app.extensions["transparency_reports"] = ReportCache(0)
+def test_zero_seconds_computes_every_view(app, client, platform, computed, monkeypatch):
+    monkeypatch.setitem(app.extensions, "transparency_reports", ReportCache(0))
     dataset = listed(client, platform)
     report(client, dataset["slug"])
     report(client, dataset["slug"])
     assert len(computed) == 2
-    del app.extensions["transparency_reports"]
 
 
 def test_a_kept_report_ages_out_and_the_oldest_goes_first():
