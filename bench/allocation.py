@@ -165,7 +165,9 @@ def statement_times(engine):
         started.append(time.perf_counter())
 
     def after(_conn, _cursor, statement, _parameters, _context, _executemany):
-        part = next((name for prefix, name in STATEMENT_PARTS if statement.lstrip().startswith(prefix)), "other")
+        flat = " ".join(statement.split())  # the ORM's statements break lines
+        part = next((name for prefix, name in STATEMENT_PARTS if flat.startswith(" ".join(prefix.split()))),
+                    "other")
         parts[part] += time.perf_counter() - started.pop()
 
     event.listen(engine, "before_cursor_execute", before)
