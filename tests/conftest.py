@@ -98,6 +98,16 @@ def app(database_url):
     return app
 
 
+@pytest.fixture
+def rate_limited():
+    """Headers whose requests count against the rate limits, from zero; the counts are reset after."""
+    limiter.reset()
+    try:
+        yield {RATE_LIMITED_HEADER: "1"}
+    finally:
+        limiter.reset()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashes():
     """argon2id still, with the smallest cost: sign-ups and log-ins are in most tests.

@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import ApiKey, Organization, User
-from marketplace.extensions import db, limiter
+from marketplace.extensions import db
 from tests import factories
 from tests.asserts import assert_error, field_messages
-from tests.conftest import RATE_LIMITED_HEADER
 
 KEY_SHAPE = re.compile(r"^dvd_[0-9a-f]{8}_[A-Za-z0-9_-]{43}$")
 OK = {"kind": "buyer", "name": "Model Lab", "owner": {"email": "ops@lab.example.test", "password": "long enough"}}
@@ -106,15 +105,10 @@ def test_the_body_must_be_a_json_object(client):
     assert body["message"] == "Malformed request body: it is not valid JSON."
 
 
-def test_sign_up_is_rate_limited(client):
-    limiter.reset()
-    marked = {RATE_LIMITED_HEADER: "1"}
-    try:
-        # Refused bodies count too: the limit is on attempts, and these skip the password hashing.
-        statuses = [client.post("/api/v1/organizations", json={**OK, "kind": "x"}, headers=marked).status_code
-                    for _ in range(20)]
-        assert statuses == [422] * 20
-        assert_error(client.post("/api/v1/organizations", json=OK, headers=marked), 429)
-        assert db.session.scalar(select(User.id).where(User.email == OK["owner"]["email"])) is None
-    finally:
-        limiter.reset()
+def test_sign_up_is_rate_limited(client, rate_limited):
+    # Refused bodies count too: the limit is on attempts, and these skip the password hashing.
+    statuses = [client.post("/api/v1/organizations", json={**OK, "kind": "x"}, headers=rate_limited).status_code
+                for _ in range(20)]
+    assert statuses == [422] * 20
+    assert_error(client.post("/api/v1/organizations", json=OK, headers=rate_limited), 429)
+    assert db.session.scalar(select(User.id).where(User.email == OK["owner"]["email"])) is None

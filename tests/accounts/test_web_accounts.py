@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Organization
-from marketplace.extensions import db, limiter
+from marketplace.extensions import db
 from tests import factories
-from tests.conftest import RATE_LIMITED_HEADER
 
 
 
@@ -132,20 +131,15 @@ def test_log_out_is_a_post(client, platform):
     assert (page.status_code, page.headers["Location"]) == (302, "/login?next=%2Faccount%2Fkeys")
 
 
-def test_log_in_is_rate_limited(client, platform):
-    limiter.reset()
-    marked = {RATE_LIMITED_HEADER: "1"}
+def test_log_in_is_rate_limited(client, platform, rate_limited):
     form = {"email": platform["email"], "password": "wrong password"}
-    try:
-        statuses = [client.post("/login", data=form, headers=marked).status_code for _ in range(10)]
-        assert statuses == [422] * 10
-        # The 11th in the minute is refused even with the right password.
-        page = client.post("/login", data={**form, "password": platform["password"]}, headers=marked)
-        assert page.status_code == 429
-        assert b"<html" in page.data and b"wait a minute and try again" in page.data
-        assert client.get("/platform/datasets").status_code == 302
-    finally:
-        limiter.reset()
+    statuses = [client.post("/login", data=form, headers=rate_limited).status_code for _ in range(10)]
+    assert statuses == [422] * 10
+    # The 11th in the minute is refused even with the right password.
+    page = client.post("/login", data={**form, "password": platform["password"]}, headers=rate_limited)
+    assert page.status_code == 429
+    assert b"<html" in page.data and b"wait a minute and try again" in page.data
+    assert client.get("/platform/datasets").status_code == 302
 
 
 # ---- CSRF ---------------------------------------------------------------------------------

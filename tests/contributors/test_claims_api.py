@@ -11,10 +11,9 @@ from marketplace.accounts.models import User
 from marketplace.contributors import claims
 from marketplace.contributors.models import ClaimCode
 from marketplace.db import utcnow
-from marketplace.extensions import db, limiter
+from marketplace.extensions import db
 from tests import factories
 from tests.asserts import assert_error, field_messages
-from tests.conftest import RATE_LIMITED_HEADER
 from tests.consent.helpers import earned, listed
 from tests.contributors.helpers_claims import (
     PASSWORD,
@@ -161,18 +160,13 @@ def test_a_registered_email_is_a_409_telling_to_log_in_and_link(client, platform
     assert claim(client, code).status_code == 201
 
 
-def test_claims_are_rate_limited(client, platform):
+def test_claims_are_rate_limited(client, platform, rate_limited):
     listed(client, platform)
-    limiter.reset()
-    marked = {RATE_LIMITED_HEADER: "1"}
-    try:
-        statuses = [claim(client, "7K3M-Q9XD-2HBT-V0PN", headers=marked).status_code for _ in range(10)]
-        assert statuses == [404] * 10
-        code = issued_code(client, platform, "ana")
-        assert_error(claim(client, code, headers=marked), 429)  # even the right code, until the minute is over
-        assert contributor(platform, "ana").user_id is None
-    finally:
-        limiter.reset()
+    statuses = [claim(client, "7K3M-Q9XD-2HBT-V0PN", headers=rate_limited).status_code for _ in range(10)]
+    assert statuses == [404] * 10
+    code = issued_code(client, platform, "ana")
+    assert_error(claim(client, code, headers=rate_limited), 429)  # even the right code, until the minute is over
+    assert contributor(platform, "ana").user_id is None
 
 
 # ---- whose contributors -------------------------------------------------------------------

@@ -10,10 +10,9 @@ from sqlalchemy import func, select, update
 
 from marketplace.contributors.models import ClaimCode
 from marketplace.db import utcnow
-from marketplace.extensions import db, limiter
+from marketplace.extensions import db
 from tests import factories
 from tests.asserts import assert_error
-from tests.conftest import RATE_LIMITED_HEADER
 from tests.consent.helpers import listed
 from tests.contributors.helpers_claims import PASSWORD, claim, contributor, csv_rows, issued_code
 from tests.contributors_factory import claimed
@@ -96,19 +95,14 @@ def test_an_organization_account_is_sent_home_from_the_claim_page(client, platfo
     assert b"log out to claim a contributor identity" in response.data
 
 
-def test_web_claims_are_rate_limited(client, platform):
+def test_web_claims_are_rate_limited(client, platform, rate_limited):
     listed(client, platform)
-    limiter.reset()
-    marked = {RATE_LIMITED_HEADER: "1"}
-    try:
-        statuses = [client.post("/claim", data=claim_form("7K3M-Q9XD-2HBT-V0PN"), headers=marked).status_code
-                    for _ in range(10)]
-        assert statuses == [422] * 10
-        refused = client.post("/claim", data=claim_form(issued_code(client, platform, "ana")), headers=marked)
-        assert refused.status_code == 429 and b"<html" in refused.data
-        assert contributor(platform, "ana").user_id is None
-    finally:
-        limiter.reset()
+    statuses = [client.post("/claim", data=claim_form("7K3M-Q9XD-2HBT-V0PN"), headers=rate_limited).status_code
+                for _ in range(10)]
+    assert statuses == [422] * 10
+    refused = client.post("/claim", data=claim_form(issued_code(client, platform, "ana")), headers=rate_limited)
+    assert refused.status_code == 429 and b"<html" in refused.data
+    assert contributor(platform, "ana").user_id is None
 
 
 # ---- linking ------------------------------------------------------------------------------
