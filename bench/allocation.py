@@ -142,22 +142,23 @@ def facts(dataset_id: int, version_id: int, key: str):
                         gross=GROSS, currency="usd", contributor_share_bps=SHARE_BPS, paid_at=PAID_AT)
 
 
-#: What each of the allocation's statements does, by how its SQL starts (SQLite's path).
-STATEMENT_PARTS = (
-    ("CREATE TEMP TABLE", "eligibility"),
-    ("WITH lines AS (SELECT contributor_id, weight, tiebreak FROM temp.allocation_eligible_lines)\nINSERT",
-     "lines written"),
-    ("WITH lines AS", "cut-off"),
+def statement_part(statement: str) -> str:
+    """Which part of the allocation (SQLite's path) a statement is, by its text."""
+    flat = " ".join(statement.split())  # the ORM's statements break lines
+    if flat.startswith("CREATE TEMP TABLE"):
+        return "eligibility"
+    if flat.startswith("WITH lines AS"):  # reads the eligible lines' temporary table
+        return "lines written" if " INSERT INTO ledger_entries " in flat else "cut-off"
     # posting.seal: the entries counted, then the sealing row, whose trigger reads them once more.
-    ("SELECT count(*) AS count_1 FROM ledger_entries", "seal"),
-    ("INSERT INTO ledger_seals", "seal"),
-)
+    if flat.startswith(("SELECT count(*) AS count_1 FROM ledger_entries", "INSERT INTO ledger_seals")):
+        return "seal"
+    return "other"
 
 
 @contextmanager
 def statement_times(engine):
-    """Seconds spent in the allocation's statements, by part (STATEMENT_PARTS; "other" for the
-    rest); the caller adds the commit's."""
+    """Seconds spent in the allocation's statements, by `statement_part`; the caller adds the
+    commit's."""
     parts: dict[str, float] = defaultdict(float)
     started: list[float] = []
 
@@ -165,10 +166,7 @@ def statement_times(engine):
         started.append(time.perf_counter())
 
     def after(_conn, _cursor, statement, _parameters, _context, _executemany):
-        flat = " ".join(statement.split())  # the ORM's statements break lines
-        part = next((name for prefix, name in STATEMENT_PARTS if flat.startswith(" ".join(prefix.split()))),
-                    "other")
-        parts[part] += time.perf_counter() - started.pop()
+        parts[statement_part(statement)] += time.perf_counter() - started.pop()
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
