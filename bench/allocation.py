@@ -136,7 +136,7 @@ def child_build(db_path: Path, records: int, contributors: int) -> dict:
 
 
 def facts(dataset_id: int, version_id: int, key: str):
-    from marketplace.ledger.allocation import PaymentFacts
+    from marketplace.allocation.services import PaymentFacts
 
     return PaymentFacts(key=key, dataset_id=dataset_id, version_ids=(version_id,), scopes=("ai-train",),
                         gross=GROSS, currency="usd", contributor_share_bps=SHARE_BPS, paid_at=PAID_AT)
@@ -185,9 +185,11 @@ def child_allocate(db_path: Path, dataset_id: int) -> dict:
     from marketplace.catalog.versions import freeze_version
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
-    from marketplace.ledger.allocation import allocate_payment, reverse_to
+    from marketplace.allocation.services import allocate_payment
+    from marketplace.allocation.reversal import reverse_to
     from marketplace.ledger.check import run_check
-    from marketplace.ledger.models import Allocation, LedgerEntry
+    from marketplace.allocation.models import Allocation
+    from marketplace.ledger.models import LedgerEntry
 
     app = migrated_app(db_path)
     with app.app_context():
@@ -245,9 +247,10 @@ def child_naive(db_path: Path, dataset_id: int) -> dict:
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
     from marketplace.ledger import posting
-    from marketplace.ledger.allocation import allocate_payment, contributor_amounts
+    from marketplace.allocation.services import allocate_payment
+    from marketplace.allocation.reversal import contributor_amounts
     from marketplace.ledger.models import MARKETPLACE, LedgerEntry
-    from marketplace.ledger.split import largest_remainder, split
+    from marketplace.allocation.split import largest_remainder, split
 
     app = migrated_app(db_path)
     with app.app_context():

@@ -41,7 +41,8 @@ def build(db_path: Path, records: int, contributors: int, payments: int):
     from marketplace.catalog.versions import freeze_version
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
-    from marketplace.ledger.allocation import allocate_payment, reverse_to
+    from marketplace.allocation.services import allocate_payment
+    from marketplace.allocation.reversal import reverse_to
     from marketplace.ledger.models import LedgerTransaction
 
     app = migrated_app(db_path)

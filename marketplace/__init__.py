@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from marketplace import config as config_module
+from marketplace.boundary import BoundaryFlask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,8 @@ class DatabaseIdConverter(IntegerConverter):
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config from the environment, then `overrides` (tests use them)."""
-    app = Flask(
-        __name__,
+    app = BoundaryFlask(
+        "marketplace",
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
         instance_path=str(ROOT / "instance"),
@@ -43,27 +44,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     errors.register(app)
     templating.register(app)
-    _writers_begin_immediate(app)
     return app
 
 
-def _writers_begin_immediate(app: Flask) -> None:
-    """Requests that may write take SQLite's write lock first (see db.begin_immediate)."""
-    from flask import request
-
-    from marketplace.db import begin_immediate
-    from marketplace.extensions import db
-
-    @app.before_request
-    def _begin() -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            begin_immediate(db.session)
-
-
 def _init_extensions(app: Flask) -> None:
-    from marketplace import jobs, models  # noqa: F401  (models: the whole metadata)
+    from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
     from marketplace.accounts import auth
+    from marketplace.allocation import check as allocation_check
     from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -74,6 +62,8 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app, spec_kwargs=_spec_kwargs())
     jobs.init_app(app)
+    boundary.init_app(app)
+    allocation_check.register()
 
 
 def _spec_kwargs() -> dict:

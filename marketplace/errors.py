@@ -12,7 +12,6 @@ from http import HTTPStatus
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from marketplace.extensions import db
 
 
 class DomainError(Exception):
@@ -109,14 +108,16 @@ def _malformed_body(errors) -> bool:
 
 
 def register(app: Flask) -> None:
+    from marketplace import boundary  # the boundary's error path (it imports this module)
+
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
-        db.session.rollback()
+        boundary.rollback()
         return error_response(error.code, error.message, error.errors)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
-        db.session.rollback()
+        boundary.rollback()
         data = getattr(error, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
         message = data.get("message")
@@ -136,6 +137,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        db.session.rollback()
+        boundary.rollback()
         app.logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side. Nothing was changed.")

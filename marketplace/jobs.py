@@ -1,8 +1,9 @@
 """Background jobs on Huey: SQLite storage by default, Redis at scale, immediate in tests.
 
-Tasks run inside an app context of the app that configured the queue. Enqueue
-only after the request's commit (SQLite has one writer; an immediate-mode task
-run inside an open write transaction would find the database locked).
+Tasks run inside an app context of the app that configured the queue, in one
+transaction each (boundary.unit_of_work). Enqueue with `boundary.after_commit`
+(SQLite has one writer; an immediate-mode task run inside an open write
+transaction would find the database locked).
 """
 from __future__ import annotations
 
@@ -41,17 +42,33 @@ def init_app(app: Flask) -> None:
     _state["app"] = app
 
 
+def _in_unit_of_work(fn):
+    """`fn` inside the configured app's context and one transaction (boundary.unit_of_work)."""
+
+    @functools.wraps(fn)
+    def run_in_app(*args, **kwargs):
+        from marketplace.boundary import unit_of_work
+
+        with _state["app"].app_context():
+            return unit_of_work(lambda: fn(*args, **kwargs))
+
+    return run_in_app
+
+
 def task(**options):
-    """`huey.task`, with the configured app's context pushed around the call."""
+    """`huey.task`, run in the app's context and one transaction that commits once at its end."""
 
     def decorate(fn):
-        @functools.wraps(fn)
-        def run_in_app(*args, **kwargs):
-            app = _state["app"]
-            with app.app_context():
-                return fn(*args, **kwargs)
+        return huey.task(**options)(_in_unit_of_work(fn))
 
-        return huey.task(**options)(run_in_app)
+    return decorate
+
+
+def periodic_task(schedule, **options):
+    """`huey.periodic_task`, run like `task`."""
+
+    def decorate(fn):
+        return huey.periodic_task(schedule, **options)(_in_unit_of_work(fn))
 
     return decorate
 

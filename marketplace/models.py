@@ -11,8 +11,8 @@ from marketplace.catalog.models import (  # noqa: F401
     VersionContributor,
 )
 from marketplace.consent.models import Consent  # noqa: F401
+from marketplace.allocation.models import Allocation  # noqa: F401
 from marketplace.ledger.models import (  # noqa: F401
-    Allocation,
     LedgerCheck,
     LedgerEntry,
     LedgerSeal,

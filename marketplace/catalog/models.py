@@ -19,10 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import Organization
-from marketplace.db import Base, TimestampMixin, utcnow
+from marketplace.db import Base, BigId, TimestampMixin, utcnow
 
-#: A 64-bit key on PostgreSQL, SQLite's rowid alias (which is 64-bit anyway) there.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 CONTENT_KINDS = ("post", "comment", "qa", "image-caption", "review", "chat", "article")
 CONSENT_POLICIES = ("opt_out", "opt_in")

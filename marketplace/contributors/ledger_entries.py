@@ -14,7 +14,8 @@ from marketplace.catalog.models import Contributor, Dataset
 from marketplace.contributors.identities import identity_ids
 from marketplace.contributors.statements import PAYABLE
 from marketplace.errors import NotFound
-from marketplace.ledger.models import Allocation, LedgerEntry, LedgerTransaction
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money
 

@@ -6,8 +6,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.catalog.models import BigId
-from marketplace.db import Base, utcnow
+from marketplace.db import Base, BigId, utcnow
 
 
 class ClaimCode(Base):

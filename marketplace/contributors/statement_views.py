@@ -21,7 +21,7 @@ from marketplace.contributors import ledger_entries, statements
 from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
 from marketplace.extensions import db
-from marketplace.ledger.allocation import shares_for
+from marketplace.allocation.reversal import shares_for
 from marketplace.text import spreadsheet_safe
 
 bp = Blueprint("statement", __name__)

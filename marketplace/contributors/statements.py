@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, aliased
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import Dataset
 from marketplace.contributors.identities import identity_ids
-from marketplace.ledger.models import Allocation, LedgerEntry, LedgerTransaction
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money
 
@@ -166,7 +167,7 @@ def _line_ids(ids: list[int], currency: str, filters: Filters) -> Select:
 
     Entries of amount 0 are left out: a contributor eligible for a payment whose share rounded
     down to nothing has a line in the allocation (its weight), but no money to show. Every
-    allocation or reversal transaction belongs to an allocation (ledger.allocation writes them
+    allocation or reversal transaction belongs to an allocation (allocation.services writes them
     together), so the allocation is joined only to filter by dataset.
     """
     query = (

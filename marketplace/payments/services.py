@@ -1,7 +1,7 @@
 """Payments: intents for licenses, settling a succeeded payment, refunds and disputes.
 
 A succeeded PaymentIntent is settled once: the license turns active in the
-same transaction that allocates the payment (ledger.allocation), whatever
+same transaction that allocates the payment (allocation.services), whatever
 events or retries carry it (the allocation's unique payment key). Refunds and
 disputes bring every share to the money rules' value for gross − (refunded +
 disputed), so their order and repeats don't matter.
@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from marketplace.db import utcnow  # noqa: F401  (webhooks use it through here)
 from marketplace.errors import Conflict, DomainError, Invalid
 from marketplace.ledger import posting
-from marketplace.ledger.allocation import PaymentFacts, allocate_payment, reverse_to
-from marketplace.ledger.models import MARKETPLACE, Allocation
+from marketplace.allocation.services import PaymentFacts, allocate_payment
+from marketplace.allocation.reversal import reverse_to
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import MARKETPLACE
 from marketplace.licensing import services as licensing
 from marketplace.licensing import states
 from marketplace.licensing.models import License
@@ -263,7 +265,7 @@ def record_dispute(session: Session, payment: Payment, dispute_id: str, amount: 
 
 def license_split(session: Session, license: License) -> dict | None:
     """How the license's payments were shared, net of refunds (None before any payment)."""
-    from marketplace.ledger.reports import allocation_totals
+    from marketplace.allocation.reports import allocation_totals
 
     keys = [payment_key(p) for p in license_payments(session, license.id) if p.status == "succeeded"]
     allocations = session.scalars(select(Allocation).where(Allocation.payment_key.in_(keys))).all() if keys else []

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import SCOPES, Dataset
 from marketplace.db import utcnow
-from marketplace.ledger.models import MARKETPLACE, Allocation, LedgerEntry, LedgerTransaction
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import MARKETPLACE, LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money
 from marketplace.transparency.consent_rates import (

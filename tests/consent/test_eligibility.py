@@ -10,7 +10,7 @@ from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
 from marketplace.consent.services import record_consent
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.ledger.allocation import contributor_amounts
+from marketplace.allocation.reversal import contributor_amounts
 from tests.ledger import helpers
 
 T = helpers.PAID_AT

@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from marketplace.ledger.split import largest_remainder, split
+from marketplace.allocation.split import largest_remainder, split
 from tests.licensing.test_over_http import confirm_with_test_card, publish, sign_up, wait_for_status
 
 pytestmark = [pytest.mark.e2e]

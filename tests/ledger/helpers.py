@@ -12,8 +12,8 @@ from marketplace.accounts import services as accounts
 from marketplace.catalog import importer, services, versions
 from marketplace.catalog.models import Contributor, Dataset
 from marketplace.extensions import db
-from marketplace.ledger.allocation import PaymentFacts, allocate_payment
-from marketplace.ledger.split import largest_remainder, split
+from marketplace.allocation.services import PaymentFacts, allocate_payment
+from marketplace.allocation.split import largest_remainder, split
 
 _n = itertools.count(1)
 #: The opt-in regions the tests pass to allocate_payment (the real default list is longer).

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.consent.services import record_consent
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.ledger.allocation import reverse_to
+from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
 from tests.conftest import BACKEND

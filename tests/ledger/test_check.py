@@ -6,6 +6,7 @@ import re
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
+from marketplace.allocation import check as allocation_check
 from marketplace.ledger import check, posting
 from marketplace.ledger.models import MARKETPLACE, LedgerCheck
 from tests import factories
@@ -76,7 +77,7 @@ def test_the_cli_check_exits_1_whatever_the_invariant(runner, monkeypatch):
     def _fake_violation(session, result):
         result.add("allocation recomputes from its lines", {"allocation_id": 1, "lines_differing": 1})
 
-    monkeypatch.setattr(check, "_lines_recompute", _fake_violation)
+    monkeypatch.setattr(allocation_check, "_lines_recompute", _fake_violation)
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 1
     assert "allocation recomputes from its lines" in result.stderr
@@ -182,7 +183,8 @@ def test_the_check_recomputes_allocation_lines_from_their_weights(app):
     opened = posting.open_transaction(db.session, key=helpers.unique("payment:forged"), payload={},
                                       kind="allocation")
     posting.add_entries(db.session, opened.transaction.id, "usd", [("payment_clearing", MARKETPLACE, -100)])
-    from marketplace.ledger.models import Allocation, LedgerEntry
+    from marketplace.allocation.models import Allocation
+    from marketplace.ledger.models import LedgerEntry
 
     db.session.add_all([
         LedgerEntry(transaction_id=opened.transaction.id, account="contributor_payable", owner_id=1,

@@ -20,10 +20,12 @@ from marketplace.accounts import services as accounts
 from marketplace.catalog import importer, services, versions
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.ledger.allocation import PaymentFacts, allocate_payment, reverse_to
+from marketplace.allocation.services import PaymentFacts, allocate_payment
+from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
-from marketplace.ledger.models import MARKETPLACE, Allocation
-from marketplace.ledger.split import split
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import MARKETPLACE
+from marketplace.allocation.split import split
 from tests import isolated
 from tests.conftest import BACKEND
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.ledger.allocation import reverse_to
+from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
 from tests.ledger import helpers

@@ -10,7 +10,7 @@ import pytest
 import requests
 import stripe
 
-from marketplace.ledger.split import largest_remainder, split
+from marketplace.allocation.split import largest_remainder, split
 
 pytestmark = [pytest.mark.live]
 _n = itertools.count(1)

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from marketplace.ledger.models import Allocation, LedgerEntry
-from marketplace.ledger.split import split
+from marketplace.allocation.models import Allocation
+from marketplace.ledger.models import LedgerEntry
+from marketplace.allocation.split import split
 from marketplace.payments.models import WebhookEvent
 from tests import factories
 from tests.licensing.helpers import buy, get, pay, post_event, refunded, succeeded

@@ -2,7 +2,7 @@
 
 `split` divides a gross into fee, platform share and contributor pool;
 `largest_remainder` divides a pool among weights. The set-based SQL in
-`allocation.py` computes the same thing inside the database; the tests hold
+`sql.py` computes the same thing inside the database; the tests hold
 the two to each other.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 BPS = 10_000
-#: Exactness limits of the SQL form (see allocation.SHARE_CHAIN): every product stays below 2**63.
+#: Exactness limits of the SQL form (see sql.exact_share): every product stays below 2**63.
 MAX_TOTAL_WEIGHT = 2**40 - 1
 MAX_AMOUNT = 2**62
 

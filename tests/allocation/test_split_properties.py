@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from marketplace.ledger.split import largest_remainder, split
+from marketplace.allocation.split import largest_remainder, split
 
 LIMIT = 10**12
 amounts = st.integers(min_value=0, max_value=LIMIT)

@@ -1,4 +1,4 @@
-"""Read-side sums over the ledger for licenses, statements and transparency."""
+"""Read-side sums of allocations over the ledger, for licenses, statements and transparency."""
 from __future__ import annotations
 
 from sqlalchemy import bindparam, text

@@ -11,10 +11,11 @@ from sqlalchemy import func, select, text
 
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.ledger.allocation import allocate_payment, contributor_amounts
+from marketplace.allocation.services import allocate_payment
+from marketplace.allocation.reversal import contributor_amounts
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import LedgerEntry
-from marketplace.ledger.split import MAX_AMOUNT, MAX_TOTAL_WEIGHT, largest_remainder, split
+from marketplace.allocation.split import MAX_AMOUNT, MAX_TOTAL_WEIGHT, largest_remainder, split
 from tests.ledger import helpers
 
 #: Database-backed examples are slow; every example builds its own platform and dataset.
