@@ -49,7 +49,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
+    from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.licensing.settlement import LicenseSettlement
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.payments import services as payments
+    from marketplace.payments import settlement
     from marketplace.accounts import auth
     from marketplace.allocation import check as allocation_check
     from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
@@ -64,6 +68,8 @@ def _init_extensions(app: Flask) -> None:
     jobs.init_app(app)
     boundary.init_app(app)
     allocation_check.register()
+    app.extensions["payment_gateway"] = payments.build_gateway(app.config)
+    settlement.register(LicenseSettlement())
 
 
 def _spec_kwargs() -> dict:

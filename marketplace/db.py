@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session
 
@@ -24,6 +25,13 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 def utcnow() -> datetime:
     """Naive UTC now: every timestamp in the database is UTC without an offset."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """`CHECK (column IN (…))` generated from the enum that names the column's values, so the
+    database and the code can't disagree (the constraint is named after the column)."""
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name or column)
 
 
 class Base(DeclarativeBase):

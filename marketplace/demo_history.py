@@ -89,7 +89,8 @@ def paid_license(buyer: Organization, user: User, offer_id: int, *, tag: str):
     db.session.add(payment)
     db.session.flush()
     payments.mark_succeeded(db.session, payment, charge_id=f"ch_{tag}_{license.id}", at=utcnow())
-    return license, payment, payments.settle(db.session, payment.id)
+    payments.settle(db.session, payment.id)
+    return license, payment, payments.allocation_of(db.session, payment)
 
 
 def sell(buyer: Organization, user: User) -> list[str]:

@@ -199,9 +199,10 @@ def stripe_gateway(app, localstripe_url):
     from marketplace.payments.gateway import StripeGateway
 
     gateway = StripeGateway(app.config["STRIPE_SECRET_KEY"], localstripe_url)
+    built = app.extensions["payment_gateway"]
     app.extensions["payment_gateway"] = gateway
     yield gateway
-    app.extensions.pop("payment_gateway", None)
+    app.extensions["payment_gateway"] = built
 
 
 def card_token(gateway, number: str = "4242424242424242") -> str:

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 from flask import request
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
-from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.licensing import services
-from marketplace.licensing.models import License
 from marketplace.licensing.presenters import license_view
 from marketplace.licensing.schemas import (
     LicenseCreateSchema,
@@ -18,7 +15,7 @@ from marketplace.licensing.schemas import (
     RefundCreatedSchema,
     RefundCreateSchema,
 )
-from marketplace.pagination import page_schema
+from marketplace.pagination import page_schema, paginate
 from marketplace.payments import services as payments
 
 blp = Blueprint("licensing_api", __name__, description="Licenses, payment and refunds")
@@ -43,12 +40,8 @@ def create_license(body):
     """Accept an offer's terms: a pending license and an unconfirmed PaymentIntent."""
     principal = api_principal()
     key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
-    license, created = services.create_license(
-        db.session, buyer=principal.organization, user=principal.user, offer_id=body["offer_id"],
-        idempotency_key=key)
-    if created:
-        payments.start_payment(db.session, license)
-    db.session.commit()
+    license = services.buy(db.session, buyer=principal.organization, user=principal.user,
+                           offer_id=body["offer_id"], idempotency_key=key)
     return license_view(db.session, license)
 
 
@@ -60,13 +53,9 @@ def create_license(body):
 @blp.alt_response(401, description="No or bad API key.")
 def list_licenses(args):
     """The buyer's licenses, newest first."""
-    buyer_id = api_principal().organization.id
-    statement = select(License).where(License.buyer_id == buyer_id)
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    rows = db.session.scalars(statement.order_by(License.id.desc()).limit(args["per_page"])
-                              .offset((args["page"] - 1) * args["per_page"])).all()
-    items = [license_view(db.session, services.refresh_status(db.session, row)) for row in rows]
-    db.session.commit()
+    statement = services.buyer_licenses_statement(api_principal().organization.id)
+    rows, total = paginate(db.session, statement, args["page"], args["per_page"])
+    items = [license_view(db.session, row) for row in rows]
     return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
@@ -79,7 +68,6 @@ def list_licenses(args):
 def get_license(license_id: int):
     """One license: terms, period, versions, status and how its payment was split."""
     license = services.buyer_license(db.session, api_principal().organization.id, license_id)
-    db.session.commit()  # keeps a status the clock changed
     return license_view(db.session, license)
 
 
@@ -93,8 +81,7 @@ def get_license(license_id: int):
 def renew_license(license_id: int):
     """Open the renewal payment of an annual license (fresh data for another term)."""
     license = services.buyer_license(db.session, api_principal().organization.id, license_id)
-    payments.start_renewal(db.session, license)
-    db.session.commit()
+    services.start_renewal(db.session, license)
     return license_view(db.session, license)
 
 
@@ -110,9 +97,6 @@ def renew_license(license_id: int):
 @blp.alt_response(422, description="Amount not positive or above what is left.")
 def refund_license(body, license_id: int):
     """Refund through the processor and reverse the shares by the money rules, at once."""
-    license = db.session.get(License, license_id)
-    if license is None:
-        raise NotFound(f"No license {license_id}.")
-    refund = payments.admin_refund(db.session, license, body["amount"], admin_id=api_principal().user.id)
-    db.session.commit()
+    license = services.any_license(db.session, license_id)
+    refund = payments.admin_refund(db.session, license.id, body["amount"], admin_id=api_principal().user.id)
     return {"refund_id": refund.refund_id, "amount": {"amount": refund.amount, "currency": license.currency}}

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    CheckConstraint,
     DateTime,
     ForeignKey,
     Integer,
@@ -17,18 +17,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import Dataset, DatasetVersion, Offer
-from marketplace.db import Base, TimestampMixin, utcnow
+from marketplace.db import Base, TimestampMixin, one_of, utcnow
 
-LICENSE_STATUSES = ("pending_payment", "canceled", "active", "expired", "refunded", "revoked")
+
+
+class LicenseStatus(StrEnum):
+    """SPEC.md's license statuses; licensing.states holds the allowed moves."""
+
+    PENDING_PAYMENT = "pending_payment"
+    CANCELED = "canceled"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    REVOKED = "revoked"
 
 
 class License(TimestampMixin, Base):
     __tablename__ = "licenses"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending_payment', 'canceled', 'active', 'expired', 'refunded', 'revoked')",
-            name="status",
-        ),
+        one_of("status", LicenseStatus),
         UniqueConstraint("buyer_id", "idempotency_key"),
     )
 
@@ -37,8 +44,8 @@ class License(TimestampMixin, Base):
     buyer_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
-    #: See LICENSE_STATUSES and licensing.states for the allowed moves.
-    status: Mapped[str] = mapped_column(String(16), default="pending_payment")
+    #: A LicenseStatus; licensing.states has for the allowed moves.
+    status: Mapped[str] = mapped_column(String(16), default=LicenseStatus.PENDING_PAYMENT)
     #: The offer's terms as accepted, frozen (canonical JSON object).
     terms: Mapped[dict] = mapped_column(JSON)
     #: Hex SHA-256 of the canonical JSON of `terms`.

@@ -1,17 +1,25 @@
-"""A license as the API and the pages show it."""
+"""A license as the API and the pages show it: its status as the clock makes it, its open
+payment, and how its payments were shared."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.licensing.models import License
+from marketplace.allocation.models import Allocation
+from marketplace.allocation.reports import allocation_totals
+from marketplace.licensing.models import License, LicenseStatus
+from marketplace.licensing.services import effective_status
 from marketplace.payments import services as payments
+from marketplace.payments.models import Refund
 
 
 def license_view(session: Session, license: License) -> dict:
-    open_payment = payments.open_payment(session, license) if license.status in ("pending_payment", "active") else None
+    status = effective_status(license)
+    open_payment = (payments.open_payment(session, license.id)
+                    if status in (LicenseStatus.PENDING_PAYMENT, LicenseStatus.ACTIVE) else None)
     return {
         "id": license.id,
-        "status": license.status,
+        "status": status,
         "dataset": license.terms["dataset"]["slug"],
         "offer": {"id": license.offer_id, "name": license.terms["offer"]["name"]},
         "buyer": license.buyer.name,
@@ -28,5 +36,36 @@ def license_view(session: Session, license: License) -> dict:
             "client_secret": open_payment.client_secret, "status": open_payment.status,
             "purpose": open_payment.purpose,
         } if open_payment else None,
-        "split": payments.license_split(session, license),
+        "split": license_split(session, license),
     }
+
+
+def license_split(session: Session, license: License) -> dict | None:
+    """How the license's payments were shared, net of refunds (None before any is allocated)."""
+    paid_payments = payments.succeeded_payments(session, license.id)
+    keys = [payments.payment_key(p) for p in paid_payments]
+    allocations = session.scalars(select(Allocation).where(Allocation.payment_key.in_(keys))).all() if keys else []
+    if not allocations:
+        return None
+    totals = allocation_totals(session, [a.id for a in allocations])
+    paid = sum(a.gross for a in allocations)
+    refunded = sum(payments.held_back(p) for p in paid_payments)
+
+    def money(amount: int) -> dict:
+        return {"amount": amount, "currency": license.currency}
+
+    return {
+        "paid": money(paid), "refunded": money(refunded),
+        "marketplace_fee": money(totals["marketplace_fees"]),
+        "to_platform": money(totals["platform_payable"]),
+        "to_contributors": money(totals["contributor_payable"]),
+        "unallocated": money(totals["dataset_unallocated"]),
+        "contributors_paid": totals["contributors_paid"],
+    }
+
+
+def license_refunds(session: Session, license_id: int) -> list[Refund]:
+    ids = [p.id for p in payments.license_payments(session, license_id)]
+    if not ids:
+        return []
+    return list(session.scalars(select(Refund).where(Refund.payment_id.in_(ids)).order_by(Refund.id)))

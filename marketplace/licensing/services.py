@@ -1,7 +1,8 @@
-"""Licensing: quote, create (pending payment), activate on payment, expire, renew.
+"""Licensing: buy (a pending license and its payment), activate on payment, expire, renew.
 
-Services flush and never commit. The card processor is reached through the
-gateway the caller passes (payments.gateway), so tests can use localstripe.
+Services flush and never commit. Statuses the clock changes (unpaid past the
+deadline, term over) are computed on read (`effective_status`) and saved by the
+expiry job (`expire_due`) or by the next write that needs them (`refresh_status`).
 """
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from marketplace.accounts.models import Organization, User
 from marketplace.catalog.models import Dataset, DatasetVersion, Offer
 from marketplace.catalog.offers import quote
 from marketplace.db import utcnow
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.ledger.posting import request_hash
 from marketplace.licensing import states
-from marketplace.licensing.models import License, LicenseVersion
+from marketplace.licensing.models import License, LicenseStatus, LicenseVersion
 from marketplace.licensing.terms import terms_for, terms_sha256
+from marketplace.payments import services as payments
+from marketplace.payments.models import Payment, PaymentPurpose
 
 PAY_WITHIN = timedelta(minutes=30)
 #: Statuses that hold an exclusive offer's scopes and territory.
-HOLDING = ("pending_payment", "active")
+HOLDING = (LicenseStatus.PENDING_PAYMENT, LicenseStatus.ACTIVE)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -42,16 +45,37 @@ def buyer_license(session: Session, buyer_id: int, license_id: int) -> License:
     license = session.get(License, license_id)
     if license is None or license.buyer_id != buyer_id:
         raise NotFound(f"No license {license_id}.")
-    return refresh_status(session, license)
+    return license
+
+
+def any_license(session: Session, license_id: int) -> License:
+    """For admins. :raise NotFound: no such license."""
+    license = session.get(License, license_id)
+    if license is None:
+        raise NotFound(f"No license {license_id}.")
+    return license
+
+
+def effective_status(license: License, now: datetime | None = None) -> LicenseStatus:
+    """The status as the clock makes it now: unpaid past its deadline → canceled; past its
+    period → expired. Reads show this; `refresh_status` and the expiry job save it."""
+    now = now or utcnow()
+    if license.status == LicenseStatus.PENDING_PAYMENT and license.pay_by <= now:
+        return LicenseStatus.CANCELED
+    if (license.status == LicenseStatus.ACTIVE and license.period_end is not None
+            and license.period_end <= now):
+        return LicenseStatus.EXPIRED
+    return LicenseStatus(license.status)
 
 
 def refresh_status(session: Session, license: License, now: datetime | None = None) -> License:
-    """Apply the clock: unpaid past its deadline → canceled; past its period → expired."""
+    """Save what the clock changed (see `effective_status`), before a write that depends on it."""
     now = now or utcnow()
-    if license.status == "pending_payment" and license.pay_by <= now:
-        states.move(session, license, "canceled", "unpaid after 30 minutes")
-    elif license.status == "active" and license.period_end is not None and license.period_end <= now:
-        states.move(session, license, "expired", "term ended")
+    status = effective_status(license, now)
+    if status == LicenseStatus.CANCELED and license.status != status:
+        states.move(session, license, status, "unpaid after 30 minutes")
+    elif status == LicenseStatus.EXPIRED and license.status != status:
+        states.move(session, license, status, "term ended")
     return license
 
 
@@ -122,6 +146,9 @@ def create_license(session: Session, *, buyer: Organization, user: User, offer_i
         raise Forbidden("Only buyer organizations license datasets.")
     if offer.retired_at is not None:
         raise Conflict("This offer is retired: it takes no new licenses.")
+    pending = open_license_for(session, buyer.id, offer_id, now)
+    if pending is not None:
+        return pending, False
     # Serialize licensing per dataset so two buyers can't both take an exclusive offer.
     session.scalar(select(Dataset.id).where(Dataset.id == offer.dataset_id).with_for_update())
     holder = exclusive_conflict(session, offer, now=now)
@@ -144,6 +171,71 @@ def create_license(session: Session, *, buyer: Organization, user: User, offer_i
     session.add(LicenseVersion(license_id=license.id, version_id=version.id, added_at=now))
     session.flush()
     return license, True
+
+
+def open_license_for(session: Session, buyer_id: int, offer_id: int, now: datetime) -> License | None:
+    """The buyer's pending license for this offer that can still be paid: accepting the same
+    offer again reuses it instead of making a second license and PaymentIntent."""
+    return session.scalar(
+        select(License).where(License.buyer_id == buyer_id, License.offer_id == offer_id,
+                              License.status == LicenseStatus.PENDING_PAYMENT, License.pay_by > now)
+        .order_by(License.id.desc()).limit(1))
+
+
+def buy(session: Session, *, buyer: Organization, user: User, offer_id: int,
+        idempotency_key: str | None = None) -> License:
+    """Accept an offer's terms and open its payment: the checkout page and the API alike.
+
+    :raise NotFound: unknown or unpublished offer. :raise Forbidden: not a buyer, or the seller.
+    :raise Conflict: retired offer; an exclusive license holds it; key reused for another offer.
+    :raise ProcessorUnavailable: the processor failed (nothing is kept: the request rolls back).
+    """
+    license, created = create_license(session, buyer=buyer, user=user, offer_id=offer_id,
+                                      idempotency_key=idempotency_key)
+    if created:
+        payments.start_payment(session, license_id=license.id, amount=license.price_amount,
+                               currency=license.currency)
+    return license
+
+
+def offer_for_checkout(session: Session, offer_id: int) -> Offer:
+    """The offer a buyer is about to accept, refused as `buy` would refuse it.
+
+    :raise NotFound: unknown or unpublished. :raise Conflict: retired.
+    """
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.dataset.status != "published":
+        raise NotFound(f"No offer {offer_id} in the catalog.")
+    if offer.retired_at is not None:
+        raise Conflict("This offer is retired: it takes no new licenses.")
+    return offer
+
+
+def start_renewal(session: Session, license: License) -> Payment:
+    """Open the renewal payment of an annual license. :raise Conflict: not renewable now."""
+    refresh_status(session, license)
+    if license.terms["billing"] != "annual" or license.status not in (LicenseStatus.ACTIVE,
+                                                                      LicenseStatus.EXPIRED):
+        raise Conflict("Only an annual license that is active or expired can be renewed.")
+    if payments.open_payment(session, license.id) is not None:
+        raise Conflict("A renewal payment is already open for this license.")
+    return payments.start_payment(session, license_id=license.id, amount=license.price_amount,
+                                  currency=license.currency, purpose=PaymentPurpose.RENEWAL)
+
+
+def pay_by_card(session: Session, license: License, token: str) -> Payment:
+    """Confirm the license's open payment with the browser's card token.
+
+    :raise Invalid: no token. :raise Conflict: nothing to pay. :raise ProcessorUnavailable.
+    """
+    if not token.strip():
+        raise Invalid("The card could not be read; check its details and try again.",
+                      {"card": ["The card could not be read."]})
+    refresh_status(session, license)
+    payment = payments.open_payment(session, license.id)
+    if license.status not in (LicenseStatus.PENDING_PAYMENT, LicenseStatus.ACTIVE) or payment is None:
+        raise Conflict(f"This license has nothing to pay (it is {license.status}).")
+    return payments.confirm_card(session, payment, token.strip())
 
 
 def activate(session: Session, license: License, *, paid_at: datetime, reason: str) -> License:
@@ -176,8 +268,13 @@ def renew(session: Session, license: License, *, paid_at: datetime) -> list[int]
     return version_ids
 
 
+def buyer_licenses_statement(buyer_id: int):
+    """The buyer's licenses, newest first (a statement to page through)."""
+    return select(License).where(License.buyer_id == buyer_id).order_by(License.id.desc())
+
+
 def licenses_of_buyer(session: Session, buyer_id: int) -> list[License]:
-    return list(session.scalars(select(License).where(License.buyer_id == buyer_id).order_by(License.id.desc())))
+    return list(session.scalars(buyer_licenses_statement(buyer_id)))
 
 
 def sales_of_platform(session: Session, platform_id: int) -> list[License]:
@@ -185,3 +282,9 @@ def sales_of_platform(session: Session, platform_id: int) -> list[License]:
         select(License).join(Dataset, Dataset.id == License.dataset_id)
         .where(Dataset.platform_id == platform_id, License.status != "canceled")
         .order_by(License.id.desc())))
+
+
+def recent_licenses(session: Session, limit: int = 200) -> list[License]:
+    """For the admin's list: the newest licenses that got past checkout (canceled ones left out)."""
+    return list(session.scalars(select(License).where(License.status != LicenseStatus.CANCELED)
+                                .order_by(License.id.desc()).limit(limit)))

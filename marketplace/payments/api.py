@@ -5,10 +5,12 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from marketplace.boundary import after_commit
 from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.payments import webhooks
 from marketplace.payments.gateway import SignatureError, verify_event
+from marketplace.payments.jobs import settle_payment
 
 blp = Blueprint("payments_webhooks", __name__, description="Payment processor webhooks")
 
@@ -30,7 +32,7 @@ class WebhookAnswerSchema(Schema):
 @blp.response(200, WebhookAnswerSchema)
 @blp.alt_response(400, description="Bad or stale signature, or not an event: nothing is written.")
 def stripe_webhook():
-    """Record the event once and apply it; the payment's allocation runs as a job after commit."""
+    """Record the event once and apply it; the payment's allocation runs as a job after the commit."""
     try:
         event = verify_event(request.get_data(), request.headers.get("Stripe-Signature", ""),
                              current_app.config["STRIPE_WEBHOOK_SECRET"])
@@ -39,12 +41,8 @@ def stripe_webhook():
     if event["type"] not in webhooks.HANDLED:
         return {"received": True, "duplicate": False}
     if not webhooks.record(db.session, event):
-        db.session.rollback()
         return {"received": True, "duplicate": True}
     settle_id = webhooks.handle(db.session, event)
-    db.session.commit()
     if settle_id is not None:
-        from marketplace.payments.jobs import settle_payment
-
-        settle_payment(settle_id)
+        after_commit(settle_payment, settle_id)
     return {"received": True, "duplicate": False}

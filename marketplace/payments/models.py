@@ -2,11 +2,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, TimestampMixin, utcnow
+from marketplace.db import Base, TimestampMixin, one_of, utcnow
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_PAYMENT = "requires_payment"
+    SUCCEEDED = "succeeded"
+    #: The card was declined; the buyer may retry with another.
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class PaymentPurpose(StrEnum):
+    INITIAL = "initial"
+    RENEWAL = "renewal"
 
 
 class Payment(TimestampMixin, Base):
@@ -14,10 +28,8 @@ class Payment(TimestampMixin, Base):
 
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('requires_payment', 'succeeded', 'failed', 'canceled')", name="status"
-        ),
-        CheckConstraint("purpose IN ('initial', 'renewal')", name="purpose"),
+        one_of("status", PaymentStatus),
+        one_of("purpose", PaymentPurpose),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

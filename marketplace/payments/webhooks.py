@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace.db import utcnow
 from marketplace.payments import services
 from marketplace.payments.models import WebhookEvent
 
@@ -43,7 +44,7 @@ def handle(session: Session, event: dict) -> int | None:
             # The payment's time is when we learn of it, to the microsecond: consent is decided
             # as of then, and Stripe's `created` (whole seconds) would let a decision recorded
             # in the same second land after the payment it preceded.
-            services.mark_succeeded(session, payment, charge_id=charge_id, at=services.utcnow())
+            services.mark_succeeded(session, payment, charge_id=charge_id, at=utcnow())
             return payment.id
         case "payment_intent.payment_failed":
             payment = services.payment_by_intent(session, obj.get("id", ""))
