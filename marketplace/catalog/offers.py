@@ -1,13 +1,16 @@
 """Offers and prices."""
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Dataset, DatasetVersion, Offer, OfferScope
 from marketplace.db import utcnow
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, invalid_field
 from marketplace.money import Money, ceil_div
 
+#: Basis points in the whole (a share of 10,000 bps is all of it).
+BPS = 10_000
 #: The card processor's minimum charge (SPEC.md): no price goes below it.
 MIN_PRICE = 50
 
@@ -33,8 +36,18 @@ def quote(offer: Offer, version: DatasetVersion | None) -> Money | None:
     return Money(amount, offer.currency)
 
 
-def create_offer(session: Session, dataset: Dataset, fields: dict) -> Offer:
-    """Create an offer from schema-validated `fields` (share floor and currency checked there)."""
+def create_offer(session: Session, dataset: Dataset, fields: dict, *,
+                 min_share_bps: int | None = None) -> Offer:
+    """Create an offer from schema-validated `fields`.
+
+    The contributors' share is never below the marketplace's floor (`min_share_bps`, by default
+    the configured MIN_CONTRIBUTOR_SHARE_BPS), whoever calls: the schema says so to the API and
+    the form, and this is the rule itself.
+    :raise Invalid: the share is below the floor (names `contributor_share_bps`).
+    """
+    floor = current_app.config["MIN_CONTRIBUTOR_SHARE_BPS"] if min_share_bps is None else min_share_bps
+    if not floor <= fields["contributor_share_bps"] <= BPS:
+        raise invalid_field("contributor_share_bps", f"Must be between {floor} and {BPS} basis points.")
     price = fields["price"]
     offer = Offer(
         dataset=dataset,

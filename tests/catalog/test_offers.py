@@ -206,3 +206,27 @@ def test_a_retired_offer_leaves_the_public_page_and_the_catalog_filters(client, 
     owner_page = client.get("/datasets/forum-2024")
     assert retired["name"].encode() in owner_page.data and b"retired" in owner_page.data
     assert kept["quote"] == {"amount": 50, "currency": "usd"}
+
+
+def test_the_offer_service_itself_refuses_a_share_below_the_floor(app, client, platform):
+    """The floor is the service's rule, not only the schema's: a caller that skips the schema
+    (a script, the demo) is refused too, and nothing is written."""
+    import pytest
+    from sqlalchemy import func, select
+
+    from marketplace.catalog import offers, services
+    from marketplace.catalog.models import Offer
+    from marketplace.errors import Invalid
+    from marketplace.extensions import db
+
+    slug = factories.create_dataset(client, platform)["slug"]
+    dataset = services.owned_dataset(db.session, platform["id"], slug)
+    fields = {**factories.offer_body(), "contributor_share_bps": app.config["MIN_CONTRIBUTOR_SHARE_BPS"] - 1}
+    fields["price"] = {**fields["price"], "currency": "usd"}
+    with pytest.raises(Invalid) as refused:
+        offers.create_offer(db.session, dataset, fields)
+    assert refused.value.errors == {"json": {"contributor_share_bps": [
+        f"Must be between {app.config['MIN_CONTRIBUTOR_SHARE_BPS']} and 10000 basis points."]}}
+    assert db.session.scalar(select(func.count()).select_from(Offer)) == 0
+    offer = offers.create_offer(db.session, dataset, {**fields, "contributor_share_bps": 10_000})
+    assert offer.contributor_share_bps == 10_000
