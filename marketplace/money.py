@@ -1,6 +1,7 @@
 """Money: an integer of minor units and an ISO 4217 currency, never a float."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -46,3 +47,27 @@ class Money:
 def ceil_div(numerator: int, denominator: int) -> int:
     """Integer ceiling division, exact for any size (no float on the way)."""
     return -(-numerator // denominator)
+
+
+#: "49.99", "1,234.5", "12" (major units, a dot for the decimals, commas between thousands).
+MAJOR_UNITS = re.compile(r"^(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{1,2}))?$")
+
+
+def parse_major(text: str) -> int:
+    """Minor units from an amount people type in major units ("49.99" → 4999), exactly (no float).
+
+    :raise ValueError: not an amount with at most two decimals (the message says what to type).
+    """
+    cleaned = (text or "").strip().lstrip("$€£").strip()
+    match = MAJOR_UNITS.match(cleaned)
+    if match is None:
+        raise ValueError("Type an amount like 49.99 (at most two decimals).")
+    whole = int(match["whole"].replace(",", ""))
+    return whole * 100 + int((match["cents"] or "0").ljust(2, "0"))
+
+
+def format_major(amount: int) -> str:
+    """Minor units as people type them back ("4999" → "49.99"), for pre-filled form fields."""
+    sign = "-" if amount < 0 else ""
+    whole, cents = divmod(abs(amount), 100)
+    return f"{sign}{whole}.{cents:02d}"

@@ -21,6 +21,25 @@ PRICE_MODEL_LABELS = {
     "per_1m_tokens": "per 1M tokens",
 }
 
+#: Statuses in words (licenses, payments, payment purposes); the slug stays in a tooltip or code.
+STATUS_LABELS = {
+    "pending_payment": "waiting for payment",
+    "active": "active",
+    "canceled": "canceled",
+    "expired": "expired",
+    "refunded": "refunded",
+    "revoked": "revoked",
+    "requires_payment": "waiting for the card",
+    "processing": "card accepted, being confirmed",
+    "succeeded": "paid",
+    "failed": "declined",
+    "initial": "first payment",
+    "renewal": "renewal",
+    "draft": "draft",
+    "published": "published",
+    "unpublished": "unpublished",
+}
+
 
 def money(value, currency: str | None = None) -> str:
     if value is None:
@@ -32,6 +51,7 @@ def money(value, currency: str | None = None) -> str:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["status_label"] = lambda s: STATUS_LABELS.get(str(s), str(s).replace("_", " "))
     app.jinja_env.filters["thousands"] = lambda n: f"{n:,}" if n is not None else "—"
     app.jinja_env.filters["scope_label"] = lambda s: SCOPE_LABELS.get(s, s)
     app.jinja_env.filters["price_model_label"] = lambda s: PRICE_MODEL_LABELS.get(s, s)

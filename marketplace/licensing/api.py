@@ -85,6 +85,21 @@ def renew_license(license_id: int):
     return license_view(db.session, license)
 
 
+@blp.route("/licenses/<int:license_id>/cancel", methods=["POST"])
+@blp.doc(security=BEARER)
+@require_api("buyer")
+@blp.response(200, LicenseSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(404, description="Unknown, or another buyer's license.")
+@blp.alt_response(409, description="Not waiting for its payment (paid, being confirmed, or canceled).")
+def cancel_license(license_id: int):
+    """Give up a license not paid yet: it turns canceled and its payment is closed."""
+    principal = api_principal()
+    license = services.buyer_license(db.session, principal.organization.id, license_id)
+    services.cancel(db.session, license, user=principal.user)
+    return license_view(db.session, license)
+
+
 @blp.route("/admin/licenses/<int:license_id>/refunds", methods=["POST"])
 @blp.doc(security=BEARER)
 @require_api("admin")

@@ -49,7 +49,9 @@ def license_split(session: Session, license: License) -> dict | None:
         return None
     totals = allocation_totals(session, [a.id for a in allocations])
     paid = sum(a.gross for a in allocations)
-    refunded = sum(payments.held_back(p) for p in paid_payments)
+    # Only allocated payments: one given back unallocated (license canceled meanwhile) is neither.
+    allocated_keys = {a.payment_key for a in allocations}
+    refunded = sum(payments.held_back(p) for p in paid_payments if payments.payment_key(p) in allocated_keys)
 
     def money(amount: int) -> dict:
         return {"amount": amount, "currency": license.currency}

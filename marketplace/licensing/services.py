@@ -238,6 +238,23 @@ def pay_by_card(session: Session, license: License, token: str) -> Payment:
     return payments.confirm_card(session, payment, token.strip())
 
 
+def cancel(session: Session, license: License, *, user: User) -> License:
+    """The buyer gives up a license it has not paid for: pending → canceled, its open payments
+    canceled, an exclusive offer it reserved free again.
+
+    :raise Conflict: not pending any more (paid, or already canceled).
+    """
+    refresh_status(session, license)
+    if license.status != LicenseStatus.PENDING_PAYMENT:
+        raise Conflict(f"Only a license waiting for its payment can be canceled; this one is {license.status}.")
+    if any(p.status == "processing" for p in payments.license_payments(session, license.id)):
+        raise Conflict("The card was accepted and the payment is being confirmed: it can't be canceled now.")
+    states.move(session, license, LicenseStatus.CANCELED, f"canceled by {user.email}", user.id)
+    payments.cancel_open_payments(session, license.id)
+    session.flush()
+    return license
+
+
 def activate(session: Session, license: License, *, paid_at: datetime, reason: str) -> License:
     """Start the license's period at payment (first payment)."""
     license.period_start = paid_at

@@ -10,8 +10,10 @@ from marketplace.catalog.offers import quote
 from marketplace.extensions import db
 from marketplace.licensing import services
 from marketplace.licensing.presenters import license_refunds, license_split, license_view
+from marketplace.money import format_major, parse_major
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentStatus
+from marketplace.templating import money
 
 bp = Blueprint("licensing", __name__)
 
@@ -70,14 +72,35 @@ def my_licenses():
                            statuses={license.id: services.effective_status(license) for license in licenses})
 
 
+def _viewable_license(license_id: int):
+    """The buyer's own license, or any license for an admin. :raise NotFound / :abort 403."""
+    if current_user.role == "admin":
+        return services.any_license(db.session, license_id)
+    return services.buyer_license(db.session, buyer_organization().id, license_id)
+
+
 @bp.route("/licenses/<int:license_id>")
 @login_required
 def license_page(license_id: int):
-    license = services.buyer_license(db.session, buyer_organization().id, license_id)
+    license = _viewable_license(license_id)
     template = "licensing/_status.html" if request.headers.get("HX-Request") else "licensing/license.html"
     return render_template(template, license=license, view=license_view(db.session, license),
                            payments=payments.license_payments(db.session, license.id),
                            refunds=license_refunds(db.session, license.id))
+
+
+@bp.route("/licenses/<int:license_id>/cancel", methods=["POST"])
+@login_required
+def cancel(license_id: int):
+    csrf_ok()
+    license = services.buyer_license(db.session, buyer_organization().id, license_id)
+    with attempt() as outcome:
+        services.cancel(db.session, license, user=current_user)
+    if outcome.ok:
+        flash(f"License #{license.id} canceled; nothing was charged.", "success")
+    else:
+        flash(outcome.message, "error")
+    return redirect(url_for("licensing.license_page", license_id=license.id))
 
 
 @bp.route("/platform/sales")
@@ -100,17 +123,25 @@ def admin_licenses():
 @bp.route("/admin/licenses/<int:license_id>/refunds", methods=["POST"])
 @login_required
 def admin_refund(license_id: int):
+    """Two steps: the amount (in the currency's major units) is shown back for confirmation, and
+    only the confirmed form refunds."""
     admin_only()
     csrf_ok()
     license = services.any_license(db.session, license_id)
     raw = request.form.get("amount", "").strip()
-    if not raw.isdecimal():
-        flash(f"Amount must be a whole number of minor units, got {raw!r}.", "error")
+    try:
+        amount = parse_major(raw)
+    except ValueError as error:
+        flash(f"Refund amount {raw!r}: {error}", "error")
         return redirect(url_for("licensing.admin_licenses"))
+    if request.form.get("confirmed") != "yes":
+        return render_template("licensing/refund_confirm.html", license=license, amount=amount,
+                               typed=format_major(amount), split=license_split(db.session, license))
     with attempt() as outcome:
-        refund = payments.admin_refund(db.session, license.id, int(raw), admin_id=current_user.id)
+        refund = payments.admin_refund(db.session, license.id, amount, admin_id=current_user.id)
     if outcome.ok:
-        flash(f"Refunded {refund.amount} minor units ({refund.refund_id}); shares reversed.", "success")
+        flash(f"Refunded {money(refund.amount, license.currency)} of license #{license.id} "
+              f"({refund.refund_id}); every share reversed.", "success")
     else:
         flash(outcome.message, "error")
     return redirect(url_for("licensing.admin_licenses"))

@@ -12,6 +12,8 @@ from marketplace.db import Base, TimestampMixin, one_of, utcnow
 
 class PaymentStatus(StrEnum):
     REQUIRES_PAYMENT = "requires_payment"
+    #: The card was accepted; the processor's confirmation (the webhook) is on its way.
+    PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     #: The card was declined; the buyer may retry with another.
     FAILED = "failed"
@@ -44,7 +46,7 @@ class Payment(TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     #: "initial" or "renewal".
     purpose: Mapped[str] = mapped_column(String(8), default="initial")
-    #: "requires_payment", "succeeded", "failed" (retry allowed) or "canceled".
+    #: A PaymentStatus.
     status: Mapped[str] = mapped_column(String(20), default="requires_payment")
     #: The processor's charge id, once it succeeded (refund and dispute events name it).
     charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)

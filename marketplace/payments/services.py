@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation
-from marketplace.allocation.reversal import reverse_to
+from marketplace.allocation.reversal import refunded_so_far, reverse_to
 from marketplace.errors import Conflict, DomainError, Invalid
 from marketplace.ledger import posting
 from marketplace.ledger.models import MARKETPLACE
@@ -98,8 +98,20 @@ def confirm_card(session: Session, payment: Payment, token: str) -> Payment:
     if confirmed.failure_message:
         payment.status = PaymentStatus.FAILED
         payment.failure_message = confirmed.failure_message
+    elif payment.status != PaymentStatus.SUCCEEDED:  # the webhook may have come first
+        payment.status = PaymentStatus.PROCESSING
+        payment.failure_message = None
     session.flush()
     return payment
+
+
+def cancel_open_payments(session: Session, license_id: int) -> None:
+    """Nothing more will be taken for the license: its open payments are canceled (a card that
+    still succeeds at the processor is refunded automatically when its event arrives)."""
+    for payment in license_payments(session, license_id):
+        if payment.status in (PaymentStatus.REQUIRES_PAYMENT, PaymentStatus.FAILED):
+            payment.status = PaymentStatus.CANCELED
+    session.flush()
 
 
 def payment_by_intent(session: Session, intent_id: str) -> Payment | None:
@@ -164,6 +176,8 @@ def apply_reversals(session: Session, payment: Payment, *, key: str) -> None:
     allocation = allocation_of(session, payment)
     if allocation is None:
         return  # not settled yet: the settlement applies what is held back when it runs
+    if refunded_so_far(session, allocation) == held_back(payment):
+        return  # an event repeating facts already applied posts nothing, not an empty reversal
     reverse_to(session, allocation, held_back(payment), key=key)
     settlement.registered().money_returned(session, payment, in_full=held_back(payment) >= payment.amount)
     session.flush()

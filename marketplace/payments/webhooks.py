@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from marketplace.payments import services
-from marketplace.payments.models import WebhookEvent
+from marketplace.payments.models import PaymentStatus, WebhookEvent
 
 HANDLED = (
     "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
@@ -48,7 +48,8 @@ def handle(session: Session, event: dict) -> int | None:
             return payment.id
         case "payment_intent.payment_failed":
             payment = services.payment_by_intent(session, obj.get("id", ""))
-            if payment is not None and payment.status == "requires_payment":
+            if payment is not None and payment.status in (PaymentStatus.REQUIRES_PAYMENT,
+                                                          PaymentStatus.PROCESSING):
                 payment.status = "failed"
                 payment.failure_message = ((obj.get("last_payment_error") or {}).get("message")
                                            or "The card was declined.")[:500]
