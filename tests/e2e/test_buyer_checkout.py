@@ -39,3 +39,28 @@ def test_buyer_buys_with_the_test_card_and_sees_it_active(page, live_server):
     expect(page.get_by_role("link", name=str(license_id))).to_be_visible()
     anonymous = requests.get(f"{live_server.url}/licenses/{license_id}", allow_redirects=False, timeout=10)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_a_card_typed_with_spaces_pays_and_the_page_shows_one_state(page, live_server):
+    """What people type ("4242 4242 4242 4242") is accepted, and right after the card is accepted
+    the license page says one thing (payment received, being confirmed), never "Pay now" beside it,
+    then turns active by itself."""
+    platform = api_sign_up(live_server.url, "platform")
+    offer = publish(live_server.url, platform, [("kai", "US", 2)])
+    sign_up(page, "buyer", "Spaced Cards Inc")
+    page.goto(f"/datasets/{offer['dataset']}")
+    page.get_by_role("button", name="License under Training").click()
+    page.get_by_role("button", name="Accept the terms and continue to payment").click()
+    page.get_by_placeholder("number").fill("4242 4242 4242 4242")
+    page.get_by_placeholder("exp_month").fill("12")
+    page.get_by_placeholder("exp_year").fill("34")
+    page.get_by_placeholder("cvc").fill("123")
+    page.get_by_placeholder("postal_code").fill("42424")
+    page.get_by_role("button", name=re.compile("^Pay ")).click()
+    expect(page).to_have_url(re.compile(r"/licenses/\d+$"))
+    status = page.locator("#license-status")
+    expect(status).not_to_contain_text("Pay now")
+    expect(status).not_to_contain_text("waiting for payment")
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "active", timeout=20_000)
+    expect(page.get_by_text("paid", exact=True)).to_be_visible()
+    expect(page.get_by_text("requires_payment")).to_have_count(0)
