@@ -51,6 +51,7 @@ def _init_extensions(app: Flask) -> None:
     from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
     from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
     from marketplace.licensing.settlement import LicenseSettlement
+    from marketplace.accounts import jobs as account_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import services as payments
     from marketplace.payments import settlement

@@ -29,9 +29,8 @@ from marketplace.accounts import services as accounts
 from marketplace.accounts.models import Organization, User
 from marketplace.catalog import importer, offers, services, versions
 from marketplace.catalog.schemas import DatasetCreateSchema, OfferCreateSchema
+from marketplace.cli_support import in_one_transaction
 from marketplace.contributors import claims
-from marketplace.db import begin_immediate
-from marketplace.errors import DomainError
 from marketplace.extensions import db
 
 # ---- who ----------------------------------------------------------------------------------
@@ -414,10 +413,7 @@ def records(plan: Plan, seed: int, people: list[tuple[str, str]], count: int,
 def _sign_up(account: Account) -> tuple[Organization | None, str]:
     """The account's organization (None for the admin) and its API key."""
     if account.organization is None:
-        issued = accounts.create_admin(db.session, account.email)
-        issued.key.user.password_hash = accounts.hash_password(account.password)
-        db.session.flush()
-        return None, issued.secret
+        return None, accounts.create_admin(db.session, account.email, account.password).secret
     kind = "buyer" if account is BUYER else "platform"
     organization, _user, issued = accounts.sign_up(
         db.session, kind, account.organization, account.email, account.password)
@@ -530,29 +526,34 @@ def demo_command(if_empty: bool, scale: str, seed: int) -> None:
     """Load realistic demo data: two platforms, a buyer, an admin, published datasets."""
     # Not a terminal (a pipe, a test): wide, so that log lines and tables never wrap.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    # Take SQLite's write lock before the first read: a deferred transaction that read
-    # first could find the database locked by the job worker when it starts writing.
-    begin_immediate(db.session)
-    emails = [account.email for account in ACCOUNTS]
-    demo_there = db.session.scalar(select(User.id).where(User.email.in_(emails)).limit(1))
-    if if_empty and db.session.scalar(select(Organization.id).limit(1)) is not None:
-        if demo_there is None:
-            console.print("The database already holds organizations, not the demo's: "
-                          "nothing loaded.")
+
+    def load_unless_there() -> tuple[bool, dict[str, str] | None]:
+        # One write transaction, its lock taken before the first read (unit_of_work): a
+        # deferred one that read first could find the database locked by the job worker.
+        any_organization, demo_there = _existing()
+        if if_empty and any_organization:
+            return demo_there, None
+        if demo_there:
+            raise click.ClickException(
+                "The demo accounts exist already: `flask demo --if-empty` prints their log-ins; "
+                "load them again into a fresh database.")
+        console.print(f"Loading demo data ({scale} scale, seed {seed})…")
+        return False, load(SCALES[scale], seed, console)
+
+    demo_there, keys = in_one_transaction(load_unless_there, refused=" Nothing was loaded.")
+    if keys is None:
+        if not demo_there:
+            console.print("The database already holds organizations, not the demo's: nothing loaded.")
             return
         console.print("Demo data is already there: nothing loaded.")
         print_logins(console, None)
         return
-    if demo_there is not None:
-        raise click.ClickException(
-            "The demo accounts exist already: `flask demo --if-empty` prints their log-ins; "
-            "load them again into a fresh database.")
-    console.print(f"Loading demo data ({scale} scale, seed {seed})…")
-    try:
-        keys = load(SCALES[scale], seed, console)
-    except DomainError as error:
-        db.session.rollback()
-        raise click.ClickException(f"{error.message} Nothing was loaded.") from error
-    db.session.commit()
     console.print("Demo data loaded.")
     print_logins(console, keys)
+
+
+def _existing() -> tuple[bool, bool]:
+    """(whether any organization exists, whether the demo's accounts do)."""
+    emails = [account.email for account in ACCOUNTS]
+    demo_there = db.session.scalar(select(User.id).where(User.email.in_(emails)).limit(1)) is not None
+    return db.session.scalar(select(Organization.id).limit(1)) is not None, demo_there

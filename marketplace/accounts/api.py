@@ -29,7 +29,6 @@ def create_organization(body):
     organization, _user, issued = services.sign_up(
         db.session, body["kind"], body["name"], owner["email"], owner["password"]
     )
-    db.session.commit()
     return {
         "id": organization.id,
         "kind": organization.kind,
@@ -49,7 +48,6 @@ def create_api_key(body):
     """Make another key for the caller's organization (or account)."""
     principal = api_principal()
     issued = services.issue_api_key(db.session, principal.user, label=(body or {}).get("label", ""))
-    db.session.commit()
     return {"id": issued.key.id, "prefix": issued.key.prefix, "api_key": issued.secret}
 
 
@@ -61,7 +59,6 @@ def create_api_key(body):
 def list_api_keys():
     """The caller's live keys, by prefix (secrets are never shown again)."""
     keys = services.list_api_keys(db.session, api_principal().user)
-    db.session.commit()  # keeps last_used_at
     return {"items": keys}
 
 
@@ -74,4 +71,3 @@ def list_api_keys():
 def revoke_api_key(key_id: int):
     """Revoke a key; it authenticates nothing from now on."""
     services.revoke_api_key(db.session, api_principal().user, key_id)
-    db.session.commit()

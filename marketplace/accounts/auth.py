@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from flask import request
 from flask_login import LoginManager, current_user
 
-from marketplace.accounts import services
-from marketplace.accounts.models import Organization, User
+from marketplace.accounts import jobs, services
+from marketplace.accounts.models import ApiKey, Organization, User
+from marketplace.boundary import SAFE_METHODS, after_commit
+from marketplace.db import utcnow
 from marketplace.errors import DomainError, Forbidden
 from marketplace.extensions import db
 
@@ -56,9 +58,20 @@ def api_principal() -> Principal:
     key = services.resolve_api_key(db.session, secret.strip())
     if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
+    _note_use(key)
     principal = Principal(user=key.user, organization=key.organization)
     request.environ["dividend.principal"] = principal
     return principal
+
+
+def _note_use(key: ApiKey) -> None:
+    """A writing request notes the key's use in its own transaction; a read never writes, so
+    a job stamps it once the read is done (and only when the stamp is stale: no job a call)."""
+    now = utcnow()
+    if request.method not in SAFE_METHODS:
+        services.note_key_use(db.session, key, now)
+    elif services.key_use_is_stale(key, now):
+        after_commit(jobs.stamp_key_use, key.id, now)
 
 
 def require_api(*kinds: str):

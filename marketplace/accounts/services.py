@@ -8,11 +8,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import ApiKey, Organization, User
@@ -116,6 +116,15 @@ def sign_up(session: Session, kind: str, name: str, email: str, password: str):
     return organization, user, issued
 
 
+def platform_by_slug(session: Session, slug: str) -> Organization:
+    """The platform organization `slug`. :raise NotFound: none (a buyer's slug included)."""
+    platform = None if "\x00" in slug else session.scalar(
+        select(Organization).where(Organization.slug == slug, Organization.kind == "platform"))
+    if platform is None:
+        raise NotFound(f"No platform {slug!r}.")
+    return platform
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None:
@@ -179,7 +188,8 @@ def revoke_api_key(session: Session, user: User, key_id: int) -> ApiKey:
 
 
 def resolve_api_key(session: Session, secret: str) -> ApiKey | None:
-    """The live key matching `secret`, its last use noted; None when unknown or revoked."""
+    """The live key matching `secret`; None when unknown or revoked. Reads only: noting the
+    use is `note_key_use` (a writing request) or the `stamp_key_use` job (a read). Raises nothing."""
     if not secret.startswith(KEY_PREFIX) or secret.count("_") < 2:
         return None
     prefix = secret[: len(KEY_PREFIX) + 8]
@@ -188,21 +198,49 @@ def resolve_api_key(session: Session, secret: str) -> ApiKey | None:
         return None
     if not hmac.compare_digest(key.secret_hash, _digest(secret)):
         return None
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        key.last_used_at = now
     return key
 
 
-def create_admin(session: Session, email: str) -> IssuedKey:
-    """Make an admin (or reuse the one with that e-mail) and a fresh key for them.
+def key_use_is_stale(key: ApiKey, now: datetime) -> bool:
+    """Whether a use at `now` should be noted: the stamp is missing or older than the resolution."""
+    return key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION
 
-    Admins log in to the web with a password they set later; until then the
+
+def note_key_use(session: Session, key: ApiKey, now: datetime) -> None:
+    """Stamp the key's last use with `now`, in the caller's (writing) transaction, unless it was
+    stamped within LAST_USED_RESOLUTION. Raises nothing."""
+    if key_use_is_stale(key, now):
+        key.last_used_at = now
+        session.flush()
+
+
+def stamp_key_use(session: Session, key_id: int, now: datetime) -> bool:
+    """`note_key_use` by id, for the job a read queues: one conditional UPDATE, so reads racing
+    to stamp write once. Returns whether it wrote; raises nothing (an unknown id writes nothing)."""
+    stamped = session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id,
+               ApiKey.last_used_at.is_(None) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return stamped.rowcount == 1
+
+
+def create_admin(session: Session, email: str, password: str | None = None) -> IssuedKey:
+    """Make an admin (or reuse the one with that e-mail) and a fresh key for them; with
+    `password`, it also becomes their web log-in.
+
+    Without a password, admins log in to the web with one they set later; until then the
     stored hash matches no password.
+    :raise Invalid: a bad e-mail, or a password too short. :raise Conflict: the e-mail is a
+        non-admin account's.
     """
     email = (email or "").strip().lower()
     if not is_email(email):
         raise invalid_field("email", "Not a valid e-mail address.")
+    if password is not None:
+        validate_credentials(email, password)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
         user = User(email=email, password_hash="!unusable", role="admin")
@@ -210,8 +248,6 @@ def create_admin(session: Session, email: str) -> IssuedKey:
         session.flush()
     elif user.role != "admin":
         raise Conflict(f"{email} belongs to a non-admin account.")
+    if password is not None:
+        user.password_hash = hash_password(password)
     return issue_api_key(session, user, label="admin create")
-
-
-def count_users(session: Session) -> int:
-    return session.scalar(select(func.count(User.id))) or 0

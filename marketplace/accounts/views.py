@@ -8,6 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
 from marketplace.accounts.forms import KIND_CHOICES, ApiKeyForm, EmptyForm, LogInForm, SignUpForm
+from marketplace.boundary import attempt
 from marketplace.errors import DomainError, flatten_errors
 from marketplace.extensions import db, limiter
 
@@ -42,18 +43,15 @@ def signup():
         return redirect(home_for(current_user))
     form = SignUpForm()
     if form.validate_on_submit():
-        try:
+        with attempt() as outcome:
             _org, user, _issued = services.sign_up(
                 db.session, form.kind.data, form.name.data, form.email.data, form.password.data
             )
-        except DomainError as error:
-            db.session.rollback()
-            _attach_errors(form, error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             login_user(user)
             flash(f"Welcome to Dividend, {user.organization.name}.", "success")
             return redirect(home_for(user))
+        _attach_errors(form, outcome.error)
     return render_template("accounts/signup.html", form=form, kind_choices=KIND_CHOICES), (
         422 if form.errors else 200)
 
@@ -91,7 +89,6 @@ def api_keys():
     new_secret = None
     if form.validate_on_submit():
         issued = services.issue_api_key(db.session, current_user, label=form.label.data)
-        db.session.commit()
         new_secret = issued.secret
         form = ApiKeyForm(formdata=None)
     keys = services.list_api_keys(db.session, current_user)
@@ -106,7 +103,6 @@ def revoke_key(key_id: int):
     if not EmptyForm().validate_on_submit():
         abort(400, "The form expired; try again.")
     key = services.revoke_api_key(db.session, current_user, key_id)
-    db.session.commit()
     flash(f"Key {key.prefix}… revoked.", "success")
     return redirect(url_for("accounts.api_keys"))
 

@@ -54,7 +54,6 @@ def _platform_id() -> int:
 def create_dataset(body):
     """Create a draft dataset."""
     dataset = services.create_dataset(db.session, _platform_id(), body)
-    db.session.commit()
     return dataset
 
 
@@ -91,7 +90,6 @@ def update_dataset(body, slug: str):
     """Edit any field but the slug."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)
     services.update_dataset(db.session, dataset, body)
-    db.session.commit()
     return dataset
 
 
@@ -110,7 +108,6 @@ def import_records(slug: str):
     # Buffered: line iteration then runs in C instead of the raw stream's Python readline.
     body = io.BufferedReader(request.stream, 1 << 20)
     result = importer.import_records(db.session, dataset, importer.ndjson_objects(body))
-    db.session.commit()
     return result
 
 
@@ -125,7 +122,6 @@ def take_down_record(slug: str, external_id: str):
     """Take a record down: it leaves later versions and exports."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)
     services.take_down(db.session, dataset, external_id)
-    db.session.commit()
 
 
 @blp.route("/datasets/<slug>/versions", methods=["POST"])
@@ -140,7 +136,6 @@ def freeze_version(slug: str):
     """Freeze the live records as the next version (semver)."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)
     version = versions.freeze_version(db.session, dataset)
-    db.session.commit()
     return version
 
 
@@ -156,7 +151,6 @@ def create_offer(body, slug: str):
     """Offer the dataset under these terms."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)
     offer = offers.create_offer(db.session, dataset, body)
-    db.session.commit()
     return offer
 
 
@@ -170,7 +164,6 @@ def create_offer(body, slug: str):
 def retire_offer(offer_id: int):
     """Take no new licenses under this offer; existing ones keep their terms."""
     offer = offers.retire_offer(db.session, offers.owned_offer(db.session, _platform_id(), offer_id))
-    db.session.commit()
     return offer
 
 
@@ -185,7 +178,6 @@ def retire_offer(offer_id: int):
 def publish(slug: str):
     """List the dataset in the public catalog."""
     dataset = services.publish(db.session, services.owned_dataset(db.session, _platform_id(), slug))
-    db.session.commit()
     return dataset
 
 
@@ -199,5 +191,4 @@ def publish(slug: str):
 def unpublish(slug: str):
     """Hide the dataset from the catalog; licenses already sold go on."""
     dataset = services.unpublish(db.session, services.owned_dataset(db.session, _platform_id(), slug))
-    db.session.commit()
     return dataset

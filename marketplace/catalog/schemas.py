@@ -147,12 +147,6 @@ class PlatformRefSchema(Schema):
     slug = fields.String()
 
 
-class CountsSchema(Schema):
-    records = fields.Integer()
-    tokens = fields.Integer()
-    contributors = fields.Integer()
-
-
 class VersionSchema(Schema):
     number = fields.String()
     record_count = fields.Integer()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import search
-from marketplace.catalog.models import Dataset, DatasetLanguage, Offer, Record
+from marketplace.catalog.models import Dataset, DatasetLanguage, Record
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotFound
 
@@ -69,12 +69,25 @@ def owned_dataset(session: Session, platform_id: int, slug: str, *, lock: bool =
     return dataset
 
 
+def _by_slug(session: Session, slug: str) -> Dataset | None:
+    # No slug holds NUL, and PostgreSQL refuses it even in a query.
+    return None if "\x00" in slug else session.scalar(select(Dataset).where(Dataset.slug == slug))
+
+
+def dataset_by_slug(session: Session, slug: str) -> Dataset:
+    """Any platform's dataset in any state, by slug (staff commands). :raise NotFound: unknown."""
+    dataset = _by_slug(session, slug)
+    if dataset is None:
+        raise NotFound(f"No dataset {slug!r}.")
+    return dataset
+
+
 def visible_dataset(session: Session, slug: str, viewer_org_id: int | None) -> Dataset:
     """A dataset the viewer may see: published, or their own in any state.
 
     :raise NotFound: unknown, or another platform's draft or unpublished dataset.
     """
-    dataset = None if "\x00" in slug else session.scalar(select(Dataset).where(Dataset.slug == slug))
+    dataset = _by_slug(session, slug)
     if dataset is None or not (dataset.is_public or dataset.platform_id == viewer_org_id):
         raise NotFound(f"No dataset {slug!r}.")
     return dataset
@@ -160,7 +173,3 @@ def sample_records(session: Session, dataset_id: int, limit: int = 5):
         .order_by(Record.id)
         .limit(limit)
     ).all()
-
-
-def active_offers(dataset: Dataset) -> list[Offer]:
-    return [offer for offer in dataset.offers if offer.is_active]

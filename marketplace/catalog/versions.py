@@ -85,10 +85,6 @@ def _canonical_rows(session: Session, dataset_id: int) -> Iterator[tuple[object,
         ) + b"\n"
 
 
-def export_sha256(session: Session, dataset_id: int) -> str:
-    return _export_digest(session, dataset_id)[0]
-
-
 def _export_digest(session: Session, dataset_id: int) -> tuple[str, datetime | None, datetime | None]:
     """The canonical export's sha256, and its earliest and latest `created_at`, in one pass.
 

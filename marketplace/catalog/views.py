@@ -5,15 +5,14 @@ the JSON API and handed to the same services.
 """
 from __future__ import annotations
 
-import io
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import ValidationError
 
 from marketplace.accounts.auth import viewer_organization_id
 from marketplace.accounts.guards import csrf_ok, platform_organization
-from marketplace.catalog import importer, offers, search, services, versions
+from marketplace.boundary import attempt
+from marketplace.catalog import importer, offers, search, services, uploads, versions
 from marketplace.catalog.models import CONTENT_KINDS, PRICE_MODELS, SCOPES
 from marketplace.catalog.schemas import (
     CatalogArgs,
@@ -21,13 +20,10 @@ from marketplace.catalog.schemas import (
     DatasetUpdateSchema,
     OfferCreateSchema,
 )
-from marketplace.errors import DomainError
 from marketplace.extensions import db
 from marketplace.pagination import paginate
 
 bp = Blueprint("catalog", __name__)
-
-NOT_UTF8 = "The file is not UTF-8 text; nothing was imported. Save it as UTF-8 and try again."
 
 
 # ---- public ----------------------------------------------------------------------------
@@ -98,17 +94,12 @@ def new_dataset():
     if request.method == "POST":
         csrf_ok()
         values = _dataset_form_data(request.form)
-        try:
+        with attempt() as outcome:
             dataset = services.create_dataset(db.session, platform_id, DatasetCreateSchema().load(values))
-        except ValidationError as error:
-            errors = error.messages
-        except DomainError as error:
-            db.session.rollback()
-            errors = (error.errors or {}).get("json") or {"_": [error.message]}
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(f"Dataset {dataset.title!r} created as a draft. Import records next.", "success")
             return redirect(url_for("catalog.manage_dataset", slug=dataset.slug))
+        errors = outcome.errors
     return render_template("catalog/dataset_form.html", values=values, errors=errors, creating=True,
                            content_kinds=CONTENT_KINDS), 422 if errors else 200
 
@@ -128,14 +119,12 @@ def edit_dataset(slug: str):
         csrf_ok()
         values = _dataset_form_data(request.form)
         values.pop("slug")
-        try:
+        with attempt() as outcome:
             services.update_dataset(db.session, dataset, DatasetUpdateSchema().load(values))
-        except ValidationError as error:
-            errors = error.messages
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash("Saved.", "success")
             return redirect(url_for("catalog.manage_dataset", slug=slug))
+        errors = outcome.errors
         values["slug"] = slug
     return render_template("catalog/dataset_form.html", values=values, errors=errors, creating=False,
                            dataset=dataset, content_kinds=CONTENT_KINDS), 422 if errors else 200
@@ -166,21 +155,12 @@ def upload_records(slug: str):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return manage_dataset(slug, import_errors={"message": "Choose a file to upload."}, status=422)
-    if upload.filename.lower().endswith(".csv"):
-        objects = importer.csv_objects(io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline=""))
-    else:
-        objects = importer.ndjson_objects(upload.stream)
-    try:
+    with attempt() as outcome:
+        objects = uploads.file_objects(upload.stream, upload.filename, name="The file")
         result = importer.import_records(db.session, dataset, objects)
-    except DomainError as error:
-        db.session.rollback()
-        return manage_dataset(slug, import_errors={"message": error.message,
-                                                   "lines": (error.errors or {}).get("lines", [])},
-                              status=422)
-    except UnicodeDecodeError:
-        db.session.rollback()
-        return manage_dataset(slug, import_errors={"message": NOT_UTF8}, status=422)
-    db.session.commit()
+    if not outcome.ok:
+        lines = (outcome.error.errors or {}).get("lines", [])  # the importer's bad lines, if any
+        return manage_dataset(slug, import_errors={"message": outcome.message, "lines": lines}, status=422)
     flash(f"Imported {upload.filename}: {result.created:,} created, {result.updated:,} updated.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
@@ -190,13 +170,11 @@ def upload_records(slug: str):
 def freeze(slug: str):
     csrf_ok()
     dataset = services.owned_dataset(db.session, platform_organization().id, slug)
-    try:
+    with attempt() as outcome:
         version = versions.freeze_version(db.session, dataset)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not outcome.ok:
+        flash(outcome.message, "error")
     else:
-        db.session.commit()
         flash(f"Version {version.number} frozen: {version.record_count:,} records.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
@@ -232,12 +210,11 @@ def create_offer(slug: str):
     csrf_ok()
     dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     data = _intify(_offer_form_data(request.form))
-    try:
+    with attempt() as outcome:
         offer = offers.create_offer(db.session, dataset, OfferCreateSchema().load(data))
-    except ValidationError as error:
+    if not outcome.ok:
         values = {**request.form.to_dict(), "scopes": request.form.getlist("scopes")}
-        return manage_dataset(slug, offer_values=values, offer_errors=error.messages, status=422)
-    db.session.commit()
+        return manage_dataset(slug, offer_values=values, offer_errors=outcome.errors, status=422)
     flash(f"Offer {offer.name!r} created.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
@@ -247,7 +224,6 @@ def create_offer(slug: str):
 def retire_offer(offer_id: int):
     csrf_ok()
     offer = offers.retire_offer(db.session, offers.owned_offer(db.session, platform_organization().id, offer_id))
-    db.session.commit()
     flash(f"Offer {offer.name!r} retired: no new licenses under it.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=offer.dataset.slug))
 
@@ -257,13 +233,11 @@ def retire_offer(offer_id: int):
 def publish(slug: str):
     csrf_ok()
     dataset = services.owned_dataset(db.session, platform_organization().id, slug)
-    try:
+    with attempt() as outcome:
         services.publish(db.session, dataset)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not outcome.ok:
+        flash(outcome.message, "error")
     else:
-        db.session.commit()
         flash("Published: the dataset is in the catalog.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
@@ -273,7 +247,6 @@ def publish(slug: str):
 def unpublish(slug: str):
     csrf_ok()
     services.unpublish(db.session, services.owned_dataset(db.session, platform_organization().id, slug))
-    db.session.commit()
     flash("Unpublished: hidden from the catalog; licenses already sold go on.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
@@ -284,12 +257,10 @@ def take_down(slug: str):
     csrf_ok()
     dataset = services.owned_dataset(db.session, platform_organization().id, slug)
     external_id = request.form.get("external_id", "").strip()
-    try:
+    with attempt() as outcome:
         services.take_down(db.session, dataset, external_id)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if not outcome.ok:
+        flash(outcome.message, "error")
     else:
-        db.session.commit()
         flash(f"Record {external_id!r} taken down; later versions leave it out.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))

@@ -7,7 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
-from marketplace.catalog.importer import ndjson_objects
+from marketplace.line_reader import ndjson_objects
 from marketplace.consent import imports, services
 from marketplace.consent.presenters import consent_items
 from marketplace.consent.schemas import (
@@ -19,7 +19,6 @@ from marketplace.consent.schemas import (
     ErasureRequestSchema,
     ErasureSchema,
 )
-from marketplace.contributors import erasure
 from marketplace.contributors.identities import identity_ids
 from marketplace.extensions import db
 
@@ -51,7 +50,6 @@ def decide(body):
     """Grant or withdraw, for a dataset or platform-wide, one scope or all ("*"); effective at once."""
     consent = services.decide(db.session, api_principal().user.id, platform=body["platform"],
                               dataset=body["dataset"], scope=body["scope"], status=body["status"])
-    db.session.commit()
     return consent_items(db.session, [consent])[0]
 
 
@@ -77,7 +75,6 @@ def import_consents(args):
     body = io.BufferedReader(request.stream, 1 << 20)
     result = imports.import_consents(db.session, principal.organization.id, ndjson_objects(body),
                                      source=args["source"], recorded_by=principal.user.id)
-    db.session.commit()
     return result
 
 
@@ -91,8 +88,5 @@ def import_consents(args):
 @blp.alt_response(404, description="No identity of yours on that platform.")
 def erase(body):
     """Delete your records on a platform from the store; earnings stay in the ledger."""
-    principal = api_principal()
-    target = services.resolve_target(db.session, principal.user.id, platform=body["platform"], dataset=None)
-    done = erasure.erase(db.session, target.contributor, principal.user.id)
-    db.session.commit()
+    done = services.request_erasure(db.session, api_principal().user.id, platform=body["platform"])
     return {"platform": body["platform"], "records_erased": done.records_erased, "requested_at": done.requested_at}

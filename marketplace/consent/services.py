@@ -4,13 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization
-from marketplace.catalog.models import SCOPES, Contributor, Dataset, DatasetVersion, VersionContributor
+from marketplace.catalog.models import SCOPES, Contributor, Dataset, DatasetVersion, Record, VersionContributor
 from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
 from marketplace.consent.models import ALL_SCOPES, CONSENT_STATUSES, Consent
+from marketplace.contributors import erasure
+from marketplace.contributors.models import ErasureRequest
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, invalid_field
 
@@ -112,6 +114,31 @@ def included_by_scope(session: Session, contributor: Contributor, dataset: Datas
     return answers
 
 
+@dataclass(frozen=True)
+class DatasetStanding:
+    """Where one identity stands in one dataset of its platform that holds a record of theirs."""
+
+    dataset: Dataset
+    #: scope → included now (by the eligibility rule), over the latest version; empty without one.
+    included: dict[str, bool]
+
+
+def datasets_with_records(session: Session, contributor: Contributor) -> list[Dataset]:
+    """The platform's datasets holding a record of this person (any, taken down or not), by title."""
+    # EXISTS per dataset: records are indexed by (dataset, contributor).
+    has_record = exists().where(Record.dataset_id == Dataset.id, Record.contributor_id == contributor.id)
+    return list(session.scalars(select(Dataset).where(Dataset.platform_id == contributor.platform_id, has_record)
+                                .order_by(Dataset.title)))
+
+
+def standings(session: Session, people: list[Contributor], opt_in_regions: frozenset[str],
+              at: datetime | None = None) -> dict[int, list[DatasetStanding]]:
+    """{identity id: its standing in each dataset holding a record of it}; raises nothing."""
+    return {person.id: [DatasetStanding(dataset, included_by_scope(session, person, dataset, opt_in_regions, at))
+                        for dataset in datasets_with_records(session, person)]
+            for person in people}
+
+
 # ---- a contributor account's own decisions ----------------------------------------------
 
 
@@ -159,3 +186,13 @@ def decide(session: Session, user_id: int, *, platform: str | None, dataset: str
     target = resolve_target(session, user_id, platform=platform, dataset=dataset)
     return record_consent(session, target.contributor, status=status, scope=scope, dataset=target.dataset,
                           source="contributor", recorded_by=user_id)
+
+
+def request_erasure(session: Session, user_id: int, *, platform: str | None) -> ErasureRequest:
+    """Erase the records of the account's identity on `platform` from the store (see `erasure.erase`);
+    earnings stay in the ledger.
+
+    :raise Invalid: no platform named. :raise NotFound: the account has no identity on it.
+    """
+    target = resolve_target(session, user_id, platform=platform, dataset=None)
+    return erasure.erase(session, target.contributor, user_id)

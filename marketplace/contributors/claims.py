@@ -184,9 +184,15 @@ def export_codes(session: Session, platform_id: int, out: IO[str], *, issued_by:
             progress(len(rows))
 
 
+def unclaimed_count(session: Session, platform_id: int) -> int:
+    """How many of the platform's contributors are unclaimed (what `export_codes` writes a code for)."""
+    return session.scalar(select(func.count()).select_from(Contributor).where(
+        Contributor.platform_id == platform_id, Contributor.user_id.is_(None)))
+
+
 def spooled_export(session: Session, platform_id: int, issued_by: int | None) -> tuple[IO[bytes], int]:
     """`export_codes` into a temporary file (memory first, disk past 8 MB), rewound to read;
-    returns (file, number of codes). The caller commits, then streams it with `chunks`."""
+    returns (file, number of codes), to stream with `chunks` once the codes are committed."""
     spool = SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
     try:
@@ -337,6 +343,11 @@ def list_contributors(session: Session, platform_id: int, *, q: str | None = Non
     ).all()
     return [ContributorRow(r.external_id, r.region, r.user_id is not None, r.claimed_at, r.code_expires_at)
             for r in rows], total
+
+
+def has_contributors(session: Session, platform_id: int) -> bool:
+    """Whether the platform has any contributor at all (the list's empty state)."""
+    return session.scalar(select(Contributor.id).where(Contributor.platform_id == platform_id).limit(1)) is not None
 
 
 def identity_items(session: Session, people: list[Contributor]) -> list[dict]:

@@ -29,14 +29,10 @@ CSV_RESPONSE = {"type": "string", "example": "external_id,region,code,expires_at
 
 
 def export_response(platform: Organization, issued_by: int) -> Response:
-    """Fresh codes for the platform's unclaimed contributors, committed, then streamed back as a
-    CSV attachment from the spooled file (the API's and the page's download)."""
+    """Fresh codes for the platform's unclaimed contributors, as a CSV attachment streamed from
+    the spooled file (the API's and the page's download). The request commits the codes once
+    the response is made, before its first byte is sent: no code reaches the platform unsaved."""
     spool, _count = claims.spooled_export(db.session, platform.id, issued_by)
-    try:
-        db.session.commit()
-    except BaseException:
-        spool.close()
-        raise
     return Response(claims.chunks(spool), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"'})
 
@@ -53,7 +49,6 @@ def issue_code(external_id: str):
     """A one-time, expiring code for your contributor to claim with; their open codes are revoked."""
     principal = api_principal()
     issued = claims.issue(db.session, principal.organization.id, external_id, principal.user.id)
-    db.session.commit()
     return {"code": issued.code, "expires_at": issued.claim_code.expires_at, "contributor": external_id}
 
 
@@ -67,7 +62,6 @@ def issue_code(external_id: str):
 def revoke_codes(external_id: str):
     """Revoke the contributor's open codes (a code already used stays used)."""
     revoked = claims.revoke(db.session, api_principal().organization.id, external_id)
-    db.session.commit()
     return {"revoked": revoked}
 
 
@@ -112,7 +106,6 @@ def export_codes():
 def claim(body):
     """Claim your identity with the code your platform gave you: makes your account and its first API key."""
     claimed = claims.claim(db.session, body["code"], body["email"], body["password"])
-    db.session.commit()
     return {"api_key": claimed.api_key, "identities": claims.identity_items(db.session, claimed.identities)}
 
 
@@ -132,7 +125,6 @@ def claim(body):
 def link_identity(body):
     """Link another platform's identity to your account: one statement for all of them."""
     contributor = claims.link_code(db.session, api_principal().user, body["code"])
-    db.session.commit()
     return claims.identity_items(db.session, [contributor])[0]
 
 

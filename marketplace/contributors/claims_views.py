@@ -7,18 +7,17 @@ from datetime import datetime
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from marketplace.accounts.forms import EmptyForm, email_field, no_nul
 from marketplace.accounts.guards import contributor_only, csrf_ok, platform_organization
 from marketplace.accounts.views import home_for
-from marketplace.catalog.models import Contributor
+from marketplace.boundary import attempt
 from marketplace.contributors import claims
 from marketplace.contributors.claims_api import export_response
 from marketplace.contributors.identities import identities as held_identities
-from marketplace.errors import Conflict, DomainError, flatten_errors
+from marketplace.errors import DomainError, NotFound, flatten_errors
 from marketplace.extensions import db, limiter
 
 bp = Blueprint("claims", __name__)
@@ -64,20 +63,17 @@ def claim():
         return redirect(home_for(current_user))
     form = ClaimForm()
     if form.validate_on_submit():
-        try:
+        with attempt() as outcome:
             claimed = claims.claim(db.session, form.code.data, form.email.data, form.password.data,
                                    with_api_key=False)
-        except DomainError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             login_user(claimed.user)
             names = ", ".join(f"{i['external_id']} on {i['platform_name']}"
                               for i in claims.identity_items(db.session, claimed.identities))
             flash(f"Welcome to Dividend. The identity {names} is yours now, with everything it earned so far.",
                   "success")
             return redirect(url_for("statement.page"))
+        _show_error(form, outcome.error)
     return render_template("contributors/claim.html", form=form), 422 if form.errors else 200
 
 
@@ -100,17 +96,14 @@ def link():
     contributor_only()
     form = CodeForm()
     if form.validate_on_submit():
-        try:
+        with attempt() as outcome:
             contributor = claims.link_code(db.session, current_user, form.code.data)
-        except DomainError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             item = claims.identity_items(db.session, [contributor])[0]
             flash(f"Linked {item['external_id']} on {item['platform_name']}: its earnings join your statement.",
                   "success")
             return redirect(url_for("claims.identities"))
+        _show_error(form, outcome.error)
     return _identities_page(form, 422)
 
 
@@ -148,8 +141,7 @@ def platform_contributors(new_code: NewCode | None = None):
     rows, total = claims.list_contributors(db.session, platform.id, q=args["q"] or None,
                                            claimed=CLAIMED_FILTER[args["claimed"]], page=args["page"],
                                            per_page=PER_PAGE)
-    has_any = total > 0 or db.session.scalar(
-        select(Contributor.id).where(Contributor.platform_id == platform.id).limit(1)) is not None
+    has_any = total > 0 or claims.has_contributors(db.session, platform.id)
     return render_template(
         "contributors/platform_contributors.html", rows=rows, total=total, has_any=has_any, args=args,
         page=args["page"], pages=max(1, -(-total // PER_PAGE)), new_code=new_code, form=EmptyForm(),
@@ -163,13 +155,13 @@ def issue_code():
     platform = platform_organization()
     csrf_ok()
     external_id = request.form.get("external_id", "")
-    try:
+    with attempt() as outcome:
         issued = claims.issue(db.session, platform.id, external_id, current_user.id)
-    except Conflict as error:  # an unknown contributor is a 404 page, as in the API
-        db.session.rollback()
-        flash(error.message, "error")
+    if isinstance(outcome.error, NotFound):
+        raise outcome.error  # an unknown contributor is a 404 page, as in the API
+    if not outcome.ok:
+        flash(outcome.message, "error")
         return redirect(_list_url(_list_args()))
-    db.session.commit()
     return platform_contributors(NewCode(external_id, issued.code, issued.claim_code.expires_at))
 
 
@@ -180,7 +172,6 @@ def revoke_codes():
     csrf_ok()
     external_id = request.form.get("external_id", "")
     revoked = claims.revoke(db.session, platform.id, external_id)
-    db.session.commit()
     if revoked:
         flash(f"Revoked the open claim code of {external_id}: it no longer works.", "success")
     else:

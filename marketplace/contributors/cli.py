@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import func, select
 
-from marketplace.accounts.models import Organization
-from marketplace.catalog.models import Contributor
+from marketplace.accounts import services as accounts
+from marketplace.cli_support import in_one_transaction
 from marketplace.contributors import claims
 from marketplace.extensions import db
 
@@ -26,30 +25,38 @@ def export_command(platform_slug: str, file: Path) -> None:
     Their older open codes are revoked. FILE is written before anything is committed and
     removed if the export fails, so no code in it is unknown to the database or vice versa.
     """
-    platform = db.session.scalar(select(Organization).where(
-        Organization.slug == platform_slug, Organization.kind == "platform"))
-    if platform is None:
-        raise click.ClickException(f"No platform {platform_slug!r}.")
-    total = db.session.scalar(select(func.count()).select_from(Contributor).where(
-        Contributor.platform_id == platform.id, Contributor.user_id.is_(None)))
+
+    def find() -> tuple[int, str, int]:
+        platform = accounts.platform_by_slug(db.session, platform_slug)
+        return platform.id, platform.slug, claims.unclaimed_count(db.session, platform.id)
+
+    # Two transactions: a read (the platform, and the count for the progress bar only), then
+    # the export itself, all of it in one write transaction with the file.
+    platform_id, slug, total = in_one_transaction(find, write=False)
     try:
         out = open(file, "w", encoding="utf-8", newline="")
     except OSError as error:
         raise click.ClickException(f"Can't write {file}: {error.strerror}.") from error
-    try:
-        with out, Progress(
+
+    def write_codes() -> int:
+        out.seek(0)
+        out.truncate()  # a retry (the database was locked) writes the file again from the start
+        with Progress(
             TextColumn("[bold]issuing codes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             transient=True, disable=not os.isatty(2),
         ) as progress:
             task = progress.add_task("export", total=total)
-            written = claims.export_codes(db.session, platform.id, out,
+            written = claims.export_codes(db.session, platform_id, out,
                                           progress=lambda n: progress.advance(task, n))
-            out.flush()
-            os.fsync(out.fileno())
-        db.session.commit()
+        out.flush()
+        os.fsync(out.fileno())
+        return written
+
+    try:
+        with out:
+            written = in_one_transaction(write_codes)
     except BaseException:
-        db.session.rollback()
         file.unlink(missing_ok=True)
         raise
     days = claims.lifetime().days
-    click.echo(f"{platform.slug}: {written:,} claim codes written to {file} (valid for {days} days).")
+    click.echo(f"{slug}: {written:,} claim codes written to {file} (valid for {days} days).")

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization
+from marketplace.allocation.models import Allocation
+from marketplace.allocation.reversal import shares_for
 from marketplace.catalog.models import Contributor, Dataset
 from marketplace.contributors.identities import identity_ids
 from marketplace.contributors.statements import PAYABLE
 from marketplace.errors import NotFound
-from marketplace.allocation.models import Allocation
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money
@@ -45,6 +46,20 @@ class Share:
     allocated: Money
     #: The sum of this identity's entries over the allocation and all its reversals.
     now: Money
+    #: The exact share, pool × weight ÷ total weight, as whole minor units and a remainder (of
+    #: the total weight): the page shows the rule's arithmetic with them.
+    whole_units: int
+    remainder: int
+
+
+@dataclass(frozen=True)
+class AfterRefunds:
+    """What a reversal leaves of the payment: the refunds and disputes so far, the gross net of
+    them, and the contributors' pool the rule gives for that."""
+
+    refunded: Money
+    gross: Money
+    pool: Money
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,8 @@ class EntryDetail:
     buyer: str | None
     shares: list[Share]
     history: list[Posting]
+    #: A reversal's transaction only.
+    after_refunds: AfterRefunds | None = None
 
 
 def entry_detail(session: Session, user_id: int, transaction_id: int) -> EntryDetail:
@@ -101,11 +118,29 @@ def entry_detail(session: Session, user_id: int, transaction_id: int) -> EntryDe
                for p in postings if amounts[p.id] or p.id == transaction.id]
     shares = [
         Share(e.platform, e.external_id, int(e.weight), e.tiebreak, Money(int(e.amount), currency),
-              Money(sum(int(r.amount) for r in related if r.owner_id == e.owner_id), currency))
+              Money(sum(int(r.amount) for r in related if r.owner_id == e.owner_id), currency),
+              *_exact_share(allocation, int(e.weight)))
         for e in related if e.transaction_id == allocation.transaction_id and e.weight is not None
     ]
     return EntryDetail(transaction, _entries(mine), allocation, session.get(Dataset, allocation.dataset_id),
-                       license_.buyer.name if license_ is not None else None, shares, history)
+                       license_.buyer.name if license_ is not None else None, shares, history,
+                       _after_refunds(allocation, transaction.refunded_total))
+
+
+def _exact_share(allocation: Allocation, weight: int) -> tuple[int, int]:
+    """(whole minor units, remainder) of pool × weight ÷ total weight."""
+    if not allocation.total_weight:
+        return 0, 0
+    return divmod(allocation.pool * weight, allocation.total_weight)
+
+
+def _after_refunds(allocation: Allocation, refunded_total: int | None) -> AfterRefunds | None:
+    """The payment net of `refunded_total` (a reversal's); None for a transaction without one."""
+    if refunded_total is None:
+        return None
+    currency = allocation.currency
+    return AfterRefunds(Money(refunded_total, currency), Money(allocation.gross - refunded_total, currency),
+                        Money(shares_for(allocation, refunded_total).pool, currency))
 
 
 def _my_entries(session: Session, ids: list[int], transaction_ids: list[int]) -> list:

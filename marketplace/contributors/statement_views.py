@@ -21,7 +21,6 @@ from marketplace.contributors import ledger_entries, statements
 from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
 from marketplace.extensions import db
-from marketplace.allocation.reversal import shares_for
 from marketplace.text import spreadsheet_safe
 
 bp = Blueprint("statement", __name__)
@@ -92,7 +91,4 @@ def ledger_entry(transaction_id: int):
     # No role check: an account with no entry in the transaction (any buyer, platform or other
     # contributor) gets the service's 404, so the page never says whose a transaction is.
     detail = ledger_entries.entry_detail(db.session, current_user.id, transaction_id)
-    pool_now = None
-    if detail.allocation is not None and detail.transaction.refunded_total is not None:
-        pool_now = shares_for(detail.allocation, detail.transaction.refunded_total).pool
-    return render_template("contributors/ledger_entry.html", detail=detail, pool_now=pool_now)
+    return render_template("contributors/ledger_entry.html", detail=detail)

@@ -1,8 +1,15 @@
 """API keys: made and shown once, listed by prefix, revocable, private to their organization."""
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select, update
+
+from marketplace.accounts import jobs, services
+from marketplace.accounts.models import ApiKey
+from marketplace.db import utcnow
+from marketplace.extensions import db
 from tests import factories
 from tests.asserts import assert_error, field_messages
 
@@ -37,6 +44,41 @@ def test_a_new_key_is_shown_once_and_then_listed_by_prefix(client, platform):
     # The new key works, and its use is noted.
     assert client.get("/api/v1/api-keys", headers=factories.bearer(made["api_key"])).status_code == 200
     assert listed(client, platform)[1]["last_used_at"] is not None
+
+
+def last_used(key_id: int):
+    return db.session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id))
+
+
+def test_a_read_notes_its_key_after_itself_and_at_most_once_a_minute(client, platform, monkeypatch):
+    """A GET never writes in its own transaction: a job stamps the key after it, when the stamp is stale."""
+    made = make_key(client, platform)
+    headers = factories.bearer(made["api_key"])
+    queued = []
+    real = jobs.stamp_key_use
+    monkeypatch.setattr(jobs, "stamp_key_use", lambda key_id, at: (queued.append(key_id), real(key_id, at)))
+    assert client.get("/api/v1/api-keys", headers=headers).status_code == 200
+    assert queued == [made["id"]]
+    stamped = last_used(made["id"])
+    assert stamped is not None
+    assert client.get("/api/v1/api-keys", headers=headers).status_code == 200
+    assert queued == [made["id"]] and last_used(made["id"]) == stamped  # fresh: no second job
+
+    # A writing request notes the use in its own transaction, without a job.
+    stale = stamped - services.LAST_USED_RESOLUTION - timedelta(seconds=1)
+    db.session.execute(update(ApiKey).where(ApiKey.id == made["id"]).values(last_used_at=stale))
+    db.session.commit()
+    assert client.post("/api/v1/api-keys", json={}, headers=headers).status_code == 201
+    assert queued == [made["id"]] and last_used(made["id"]) > stale
+
+
+def test_the_stamp_job_writes_only_a_stale_stamp(platform):
+    key_id = db.session.scalar(select(ApiKey.id).where(ApiKey.prefix == platform["api_key"][:12]))
+    now = utcnow()
+    assert services.stamp_key_use(db.session, key_id, now - timedelta(minutes=5)) is True
+    assert services.stamp_key_use(db.session, key_id, now - timedelta(minutes=4, seconds=30)) is False
+    assert services.stamp_key_use(db.session, key_id, now) is True
+    assert last_used(key_id) == now
 
 
 def test_a_key_without_a_body_gets_an_empty_label(client, buyer):
