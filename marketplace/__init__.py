@@ -94,7 +94,14 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.catalog import views as catalog_views
     from marketplace.consent import api as consent_api
     from marketplace.consent import views as consent_views
-    from marketplace.contributors import claims_api, claims_views, statement_api, statement_views
+    from marketplace.contributors import (
+        claims_api,
+        claims_views,
+        erasure_api,
+        erasure_views,
+        statement_api,
+        statement_views,
+    )
     from marketplace.extensions import api, csrf
     from marketplace.ledger import api as ledger_api
     from marketplace.ledger import views as ledger_views
@@ -105,7 +112,8 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.transparency import views as transparency_views
 
     for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
-                      claims_api.blp, statement_api.blp, consent_api.blp, transparency_api.blp):
+                      claims_api.blp, statement_api.blp, consent_api.blp, erasure_api.blp,
+                      transparency_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -117,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(claims_views.bp)
     app.register_blueprint(statement_views.bp)
     app.register_blueprint(consent_views.bp)
+    app.register_blueprint(erasure_views.bp)
     app.register_blueprint(transparency_views.bp)
 
 

@@ -1,4 +1,4 @@
-"""JSON API: a contributor's consents and erasure, and platforms importing consent they collected."""
+"""JSON API: a contributor's consents, and platforms importing consent they collected."""
 from __future__ import annotations
 
 import io
@@ -16,13 +16,11 @@ from marketplace.consent.schemas import (
     ConsentImportResultSchema,
     ConsentListSchema,
     ConsentSchema,
-    ErasureRequestSchema,
-    ErasureSchema,
 )
-from marketplace.contributors.identities import identity_ids
+from marketplace.catalog.contributors import identity_ids
 from marketplace.extensions import db
 
-blp = Blueprint("consent_api", __name__, description="Consent and erasure")
+blp = Blueprint("consent_api", __name__, description="Consent")
 
 
 @blp.route("/me/consents", methods=["GET"])
@@ -76,17 +74,3 @@ def import_consents(args):
     result = imports.import_consents(db.session, principal.organization.id, ndjson_objects(body),
                                      source=args["source"], recorded_by=principal.user.id)
     return result
-
-
-@blp.route("/me/erasure", methods=["POST"])
-@blp.doc(security=BEARER)
-@require_api("contributor")
-@blp.arguments(ErasureRequestSchema)
-@blp.response(201, ErasureSchema)
-@blp.alt_response(401, description="No or bad API key.")
-@blp.alt_response(403, description="Contributor accounts only.")
-@blp.alt_response(404, description="No identity of yours on that platform.")
-def erase(body):
-    """Delete your records on a platform from the store; earnings stay in the ledger."""
-    done = services.request_erasure(db.session, api_principal().user.id, platform=body["platform"])
-    return {"platform": body["platform"], "records_erased": done.records_erased, "requested_at": done.requested_at}

@@ -40,11 +40,3 @@ class ConsentImportResultSchema(Schema):
     imported = fields.Integer()
 
 
-class ErasureRequestSchema(Schema):
-    platform = String(required=True, validate=validate.Length(min=1, max=80))
-
-
-class ErasureSchema(Schema):
-    platform = fields.String()
-    records_erased = fields.Integer()
-    requested_at = fields.DateTime()

@@ -11,8 +11,6 @@ from marketplace.accounts.models import Organization
 from marketplace.catalog.models import SCOPES, Contributor, Dataset, DatasetVersion, Record, VersionContributor
 from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
 from marketplace.consent.models import ALL_SCOPES, CONSENT_STATUSES, Consent
-from marketplace.contributors import erasure
-from marketplace.contributors.models import ErasureRequest
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, invalid_field
 
@@ -186,13 +184,3 @@ def decide(session: Session, user_id: int, *, platform: str | None, dataset: str
     target = resolve_target(session, user_id, platform=platform, dataset=dataset)
     return record_consent(session, target.contributor, status=status, scope=scope, dataset=target.dataset,
                           source="contributor", recorded_by=user_id)
-
-
-def request_erasure(session: Session, user_id: int, *, platform: str | None) -> ErasureRequest:
-    """Erase the records of the account's identity on `platform` from the store (see `erasure.erase`);
-    earnings stay in the ledger.
-
-    :raise Invalid: no platform named. :raise NotFound: the account has no identity on it.
-    """
-    target = resolve_target(session, user_id, platform=platform, dataset=None)
-    return erasure.erase(session, target.contributor, user_id)

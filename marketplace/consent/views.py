@@ -1,4 +1,4 @@
-"""Web pages: the contributor's consent page and erasure."""
+"""Web pages: the contributor's consent page."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -11,8 +11,7 @@ from marketplace.catalog.models import SCOPES
 from marketplace.consent import services
 from marketplace.consent.presenters import consent_items, names
 from marketplace.consent.schemas import SCOPE_CHOICES
-from marketplace.contributors import erasure
-from marketplace.contributors.identities import identities
+from marketplace.catalog.contributors import identities
 from marketplace.extensions import db
 
 bp = Blueprint("consent", __name__)
@@ -59,32 +58,3 @@ def decide():
     flash(f"Consent {verb} for {SCOPE_LABELS.get(form.get('scope'), form.get('scope'))} ({what}). "
           "It applies to every payment from now on; money already shared stays yours.", "success")
     return redirect(url_for("consent.page"))
-
-
-@bp.route("/me/erasure")
-@login_required
-def erasure_page():
-    contributor_only()
-    people = identities(db.session, current_user.id)
-    stored = {p.id: erasure.stored_record_count(db.session, p) for p in people}
-    platforms, _ = names(db.session, {p.platform_id for p in people}, set())
-    return render_template("consent/erasure.html", people=people, stored=stored, platforms=platforms,
-                           log=erasure.erasure_log(db.session, [p.id for p in people]), form=EmptyForm())
-
-
-@bp.route("/me/erasure", methods=["POST"])
-@login_required
-def erase():
-    contributor_only()
-    csrf_ok()
-    if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm: erased records can't be brought back.", "error")
-        return redirect(url_for("consent.erasure_page"))
-    with attempt() as outcome:
-        done = services.request_erasure(db.session, current_user.id, platform=request.form.get("platform") or None)
-    if not outcome.ok:
-        flash(outcome.message, "error")
-        return redirect(url_for("consent.erasure_page"))
-    flash(f"{done.records_erased:,} record(s) erased from the store. Buyers are told to delete them; "
-          "your earnings stay in your statement.", "success")
-    return redirect(url_for("consent.erasure_page"))

@@ -16,7 +16,7 @@ from marketplace.accounts.views import home_for
 from marketplace.boundary import attempt
 from marketplace.contributors import claims
 from marketplace.contributors.claims_api import export_response
-from marketplace.contributors.identities import identities as held_identities
+from marketplace.catalog.contributors import identities as held_identities
 from marketplace.errors import DomainError, NotFound, flatten_errors
 from marketplace.extensions import db, limiter
 

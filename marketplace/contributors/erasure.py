@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Contributor, Dataset, Record
 from marketplace.catalog.services import next_revision
+from marketplace.consent.services import resolve_target
 from marketplace.contributors.models import ErasureRequest
 from marketplace.db import utcnow
 
@@ -59,3 +60,13 @@ def stored_record_count(session: Session, contributor: Contributor) -> int:
     dataset_ids = select(Dataset.id).where(Dataset.platform_id == contributor.platform_id)
     return session.scalar(select(func.count()).where(
         Record.dataset_id.in_(dataset_ids), Record.contributor_id == contributor.id, Record.erased_at.is_(None)))
+
+
+def request_erasure(session: Session, user_id: int, *, platform: str | None) -> ErasureRequest:
+    """Erase the records of the account's identity on `platform` from the store (see `erase`);
+    earnings stay in the ledger.
+
+    :raise Invalid: no platform named. :raise NotFound: the account has no identity on it.
+    """
+    target = resolve_target(session, user_id, platform=platform, dataset=None)
+    return erase(session, target.contributor, user_id)

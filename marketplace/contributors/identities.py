@@ -1,24 +1,14 @@
-"""A contributor account's identities: the Contributor rows (one per platform) it has claimed."""
+"""Linking an identity (a platform's Contributor row) to a person's account (the look-ups are
+catalog.contributors')."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import User
 from marketplace.catalog.models import Contributor
 from marketplace.db import utcnow
 from marketplace.errors import Conflict
-
-
-def identity_ids(session: Session, user_id: int) -> list[int]:
-    """The ids of the Contributor rows `user_id` has claimed (possibly none)."""
-    return list(session.scalars(
-        select(Contributor.id).where(Contributor.user_id == user_id).order_by(Contributor.id)))
-
-
-def identities(session: Session, user_id: int) -> list[Contributor]:
-    return list(session.scalars(
-        select(Contributor).where(Contributor.user_id == user_id).order_by(Contributor.id)))
 
 
 def link(session: Session, contributor: Contributor, user: User) -> None:

@@ -13,7 +13,7 @@ from marketplace.accounts.models import Organization
 from marketplace.allocation.models import Allocation
 from marketplace.allocation.reversal import shares_for
 from marketplace.catalog.models import Contributor, Dataset
-from marketplace.contributors.identities import identity_ids
+from marketplace.catalog.contributors import identity_ids
 from marketplace.contributors.statements import PAYABLE
 from marketplace.errors import NotFound
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction

@@ -58,3 +58,13 @@ class ClaimedSchema(Schema):
 
 class IdentityListSchema(Schema):
     items = fields.List(fields.Nested(IdentitySchema))
+
+
+class ErasureRequestSchema(Schema):
+    platform = String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class ErasureSchema(Schema):
+    platform = fields.String()
+    records_erased = fields.Integer()
+    requested_at = fields.DateTime()

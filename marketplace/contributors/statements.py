@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import Dataset
-from marketplace.contributors.identities import identity_ids
+from marketplace.catalog.contributors import identity_ids
 from marketplace.allocation.models import Allocation
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
