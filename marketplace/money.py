@@ -50,7 +50,16 @@ def ceil_div(numerator: int, denominator: int) -> int:
 
 
 #: "49.99", "1,234.5", "12" (major units, a dot for the decimals, commas between thousands).
-MAJOR_UNITS = re.compile(r"^(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{1,2}))?$")
+MAJOR_UNITS = re.compile(r"^(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{1,2}))?$", re.ASCII)
+
+
+def hundredths(text: str) -> int | None:
+    """A typed decimal with at most two decimals, in hundredths ("49.99" → 4999, "62.5" → 6250),
+    exactly (no float); None when it isn't one."""
+    match = MAJOR_UNITS.match((text or "").strip())
+    if match is None:
+        return None
+    return int(match["whole"].replace(",", "")) * 100 + int((match["cents"] or "0").ljust(2, "0"))
 
 
 def parse_major(text: str) -> int:
@@ -58,12 +67,10 @@ def parse_major(text: str) -> int:
 
     :raise ValueError: not an amount with at most two decimals (the message says what to type).
     """
-    cleaned = (text or "").strip().lstrip("$€£").strip()
-    match = MAJOR_UNITS.match(cleaned)
-    if match is None:
+    amount = hundredths((text or "").strip().lstrip("$€£"))
+    if amount is None:
         raise ValueError("Type an amount like 49.99 (at most two decimals).")
-    whole = int(match["whole"].replace(",", ""))
-    return whole * 100 + int((match["cents"] or "0").ljust(2, "0"))
+    return amount
 
 
 def format_major(amount: int) -> str:

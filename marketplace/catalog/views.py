@@ -5,7 +5,7 @@ the JSON API and handed to the same services.
 """
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -13,6 +13,7 @@ from marketplace.accounts.auth import viewer_organization_id
 from marketplace.accounts.guards import csrf_ok, platform_organization
 from marketplace.boundary import attempt
 from marketplace.catalog import importer, offers, search, services, uploads, versions
+from marketplace.catalog.offers import BPS
 from marketplace.catalog.models import CONTENT_KINDS, PRICE_MODELS, SCOPES
 from marketplace.catalog.schemas import (
     CatalogArgs,
@@ -21,6 +22,7 @@ from marketplace.catalog.schemas import (
     OfferCreateSchema,
 )
 from marketplace.extensions import db
+from marketplace.money import hundredths
 from marketplace.pagination import paginate
 
 bp = Blueprint("catalog", __name__)
@@ -139,7 +141,7 @@ def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_error
         dataset=dataset,
         live_records=services.live_record_count(db.session, dataset.id),
         quotes={offer.id: offers.quote(offer, dataset.latest_version) for offer in dataset.offers},
-        offer_values=offer_values or {"term_months": 12, "contributor_share_bps": 5000,
+        offer_values=offer_values or {"term_months": 12, "contributor_share_percent": "50",
                                       "price_model": "flat", "billing": "one_time", "territory": "*"},
         offer_errors=offer_errors or {},
         import_errors=import_errors,
@@ -179,29 +181,32 @@ def freeze(slug: str):
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 
 
-def _offer_form_data(form) -> dict:
+def _offer_form_data(form) -> tuple[dict, dict]:
+    """The offer form as the API's body: people type the price in the currency's major units
+    ("2,500.00") and the contributors' share in percent ("60" or "62.5"); both convert exactly
+    to minor units and basis points. Returns (body, field messages for what didn't convert)."""
     territory = [t.strip().upper() for t in form.get("territory", "*").split(",") if t.strip()]
-    return {
+    errors = {}
+    term = form.get("term_months", "").strip()
+    amount = hundredths(form.get("price_amount", "").strip().lstrip("$€£"))
+    if amount is None:
+        errors["price"] = ["Type the price like 2500 or 2,500.00 (at most two decimals)."]
+    share = hundredths(form.get("contributor_share_percent", "").strip().rstrip("%"))
+    floor = current_app.config["MIN_CONTRIBUTOR_SHARE_BPS"]
+    if share is None or not floor <= share <= BPS:
+        errors["contributor_share_percent"] = [
+            f"Contributors get at least {floor / 100:g}% of the net (at most 100%)."]
+    body = {
         "name": form.get("name", "").strip(),
         "scopes": form.getlist("scopes"),
-        "term_months": form.get("term_months", "").strip(),
+        "term_months": int(term) if term.isdecimal() else term,
         "territory": ["*"] if territory in ([], ["*"]) else territory,
         "exclusive": form.get("exclusive") == "on",
-        "price": {"model": form.get("price_model", ""), "amount": form.get("price_amount", "").strip(),
-                  "currency": form.get("currency", "")},
+        "price": {"model": form.get("price_model", ""), "amount": amount, "currency": form.get("currency", "")},
         "billing": form.get("billing", "one_time"),
-        "contributor_share_bps": form.get("contributor_share_bps", "").strip(),
+        "contributor_share_bps": share,
     }
-
-
-def _intify(data: dict) -> dict:
-    """HTML forms send strings; turn the numeric ones into ints (or leave them to fail)."""
-    for key in ("term_months", "contributor_share_bps"):
-        if str(data[key]).lstrip("-").isdecimal():
-            data[key] = int(data[key])
-    if str(data["price"]["amount"]).isdecimal():
-        data["price"]["amount"] = int(data["price"]["amount"])
-    return data
+    return body, errors
 
 
 @bp.route("/platform/datasets/<slug>/offers", methods=["POST"])
@@ -209,12 +214,15 @@ def _intify(data: dict) -> dict:
 def create_offer(slug: str):
     csrf_ok()
     dataset = services.owned_dataset(db.session, platform_organization().id, slug)
-    data = _intify(_offer_form_data(request.form))
+    data, typed_errors = _offer_form_data(request.form)
     with attempt() as outcome:
         offer = offers.create_offer(db.session, dataset, OfferCreateSchema().load(data))
-    if not outcome.ok:
+    if typed_errors or not outcome.ok:
         values = {**request.form.to_dict(), "scopes": request.form.getlist("scopes")}
-        return manage_dataset(slug, offer_values=values, offer_errors=outcome.errors, status=422)
+        errors = {**{k: v for k, v in outcome.errors.items() if k != "contributor_share_bps"}, **typed_errors}
+        if "contributor_share_bps" in outcome.errors and "contributor_share_percent" not in errors:
+            errors["contributor_share_percent"] = outcome.errors["contributor_share_bps"]
+        return manage_dataset(slug, offer_values=values, offer_errors=errors, status=422)
     flash(f"Offer {offer.name!r} created.", "success")
     return redirect(url_for("catalog.manage_dataset", slug=slug))
 

@@ -196,11 +196,11 @@ def test_a_platform_imports_freezes_offers_and_publishes_from_the_workbench(clie
     client.post("/platform/datasets/forum-2024/versions")
     assert "Nothing changed since version 1.0.0" in text_of(client.get("/platform/datasets/forum-2024"))
     offer = {"name": "Web offer", "scopes": ["ai-train", "ai-eval"], "term_months": "12", "territory": "us, ca",
-             "billing": "annual", "price_model": "per_1k_records", "price_amount": "20000",
-             "contributor_share_bps": "6000", "currency": "usd", "exclusive": "on"}
-    bad = client.post("/platform/datasets/forum-2024/offers", data={**offer, "contributor_share_bps": "4000"})
+             "billing": "annual", "price_model": "per_1k_records", "price_amount": "200.00",
+             "contributor_share_percent": "60", "currency": "usd", "exclusive": "on"}
+    bad = client.post("/platform/datasets/forum-2024/offers", data={**offer, "contributor_share_percent": "40"})
     assert bad.status_code == 422
-    assert "Contributors get at least 5000 basis points of the net (at most 10000)." in text_of(bad)
+    assert "Contributors get at least 50% of the net (at most 100%)." in text_of(bad)
     assert client.post("/platform/datasets/forum-2024/offers", data=offer).status_code == 302
     made = client.get("/api/v1/datasets/forum-2024", headers=platform["headers"]).get_json()["offers"]
     assert [(o["scopes"], o["territory"], o["exclusive"], o["billing"], o["quote"]) for o in made] == \
@@ -267,3 +267,41 @@ def test_retiring_another_platforms_offer_on_the_web_is_a_404(client, platform, 
     factories.login(client, other_platform)
     assert client.post(f"/platform/offers/{published['offers'][0]['id']}/retire").status_code == 404
     assert client.get("/api/v1/datasets/forum-2024").get_json()["offers"][0]["retired_at"] is None
+
+
+@pytest.mark.parametrize(("typed_price", "typed_share", "amount", "bps"), [
+    ("49.99", "50", 4999, 5000), ("2,500", "62.5", 250_000, 6250), ("$12.3", "100", 1230, 10_000),
+])
+def test_operators_type_money_in_currency_and_shares_in_percent(client, platform, typed_price, typed_share,
+                                                                 amount, bps):
+    """The offer form takes the price in major units with cents and the share in percent, and
+    stores exactly the minor units and basis points they mean (the API keeps minor units and bps)."""
+    factories.login(client, platform)
+    slug = factories.create_dataset(client, platform)["slug"]
+    response = client.post(f"/platform/datasets/{slug}/offers", data={
+        "name": "Typed", "scopes": ["ai-train"], "term_months": "12", "territory": "*", "billing": "one_time",
+        "price_model": "flat", "price_amount": typed_price, "contributor_share_percent": typed_share,
+        "currency": "usd"})
+    assert response.status_code == 302, text_of(response)
+    offer = client.get(f"/api/v1/datasets/{slug}", headers=platform["headers"]).get_json()["offers"][0]
+    assert offer["price"] == {"model": "flat", "amount": amount, "currency": "usd"}
+    assert offer["contributor_share_bps"] == bps
+
+
+@pytest.mark.parametrize(("field", "typed", "message"), [
+    ("price_amount", "49.999", "Type the price like 2500 or 2,500.00 (at most two decimals)."),
+    ("price_amount", "-5", "Type the price like 2500 or 2,500.00 (at most two decimals)."),
+    ("contributor_share_percent", "49.99", "Contributors get at least 50% of the net (at most 100%)."),
+    ("contributor_share_percent", "fifty", "Contributors get at least 50% of the net (at most 100%)."),
+])
+def test_a_mistyped_price_or_share_is_named_and_nothing_is_made(client, platform, field, typed, message):
+    factories.login(client, platform)
+    slug = factories.create_dataset(client, platform)["slug"]
+    data = {"name": "Typed", "scopes": ["ai-train"], "term_months": "12", "territory": "*", "billing": "one_time",
+            "price_model": "flat", "price_amount": "49.99", "contributor_share_percent": "50", "currency": "usd",
+            field: typed}
+    response = client.post(f"/platform/datasets/{slug}/offers", data=data)
+    assert response.status_code == 422
+    assert message in text_of(response)
+    assert f'value="{typed}"' in response.get_data(as_text=True)  # what was typed stays in the field
+    assert client.get(f"/api/v1/datasets/{slug}", headers=platform["headers"]).get_json()["offers"] == []

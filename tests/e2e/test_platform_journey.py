@@ -68,7 +68,9 @@ def test_platform_publishes_and_the_catalog_finds_it(page, tmp_path):
 
     page.get_by_label("Name", exact=True).fill("Training, worldwide")
     page.get_by_role("checkbox", name=re.compile("^AI training")).check()
-    page.get_by_label("Amount").fill("250000")
+    page.get_by_label("Price (USD)").fill("2,500.00")
+    # The price is previewed as it is typed, in the currency, before anything is saved.
+    expect(page.locator("#price-preview")).to_have_text("A buyer pays 2,500.00 USD today for version 1.0.0.")
     page.get_by_role("button", name="Create offer").click()
     flash(page, "Offer 'Training, worldwide' created.")
 
