@@ -22,6 +22,7 @@ from marketplace.contributors.identities import link
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.licensing.services import create_license
+from marketplace.money import Money
 from marketplace.payments import services as payments
 from marketplace.payments.models import Payment
 
@@ -33,8 +34,8 @@ PURCHASES = (
     ("aperture-captions", "Indexing and search"),
     ("aperture-alt-text", "Accessibility evaluation"),
 )
-#: The purchase refunded in part, and by how much of its price (a complaint about coverage).
-REFUNDED, REFUND_SHARE = 2, 0.25
+#: The purchase refunded in part, and how much of its price in percent (a complaint about coverage).
+REFUNDED, REFUND_PERCENT = 2, 25
 #: Of contributors in opt-in regions, the share who granted every use when their platform asked.
 GRANTED = 0.45
 #: Of the others, the share who withdrew from AI training.
@@ -99,12 +100,12 @@ def sell(buyer: Organization, user: User) -> list[str]:
     for n, (slug, offer_name) in enumerate(PURCHASES):
         offer = db.session.scalar(select(Offer).join(Dataset).where(Dataset.slug == slug, Offer.name == offer_name))
         license, payment, allocation = paid_license(buyer, user, offer.id, tag="demo")
-        line = (f"license #{license.id}: {slug} / {offer_name}, {license.price_amount:,} {license.currency} "
-                f"to {allocation.eligible_count:,} contributors")
+        line = (f"license #{license.id}: {slug} / {offer_name}, {Money(license.price_amount, license.currency)} "
+                f"shared among {allocation.eligible_count:,} contributors")
         if n == REFUNDED:
-            refund = int(payment.amount * REFUND_SHARE)
+            refund = payment.amount * REFUND_PERCENT // 100
             payments.record_refunded_total(db.session, payment, refund, key=f"demo-refund:{payment.id}")
-            line += f", {refund:,} refunded"
+            line += f", {Money(refund, payment.currency)} refunded"
         done.append(line)
     return done
 

@@ -133,3 +133,13 @@ def test_a_seed_gives_the_same_records_and_a_good_share_of_opt_in_regions(app):
         assert first == list(demo.records(plan, 7, people, 50))
         assert first != list(demo.records(plan, 8, people, 50))
         assert len({record["text"] for _n, record in first}) > 25
+
+
+def test_the_printed_summary_speaks_money_in_currency(runner):
+    """Each sale's line says its price (and the part refunded) as money people read, not minor units."""
+    output = load(runner)
+    sales = re.findall(r"^\s*license #\d+: .+$", output, re.MULTILINE)
+    assert sales, output
+    for line in sales:
+        assert re.search(r", [\d,]+\.\d\d USD shared among [\d,]+ contributors", line), line
+    assert re.search(r", [\d,]+\.\d\d USD refunded$", "\n".join(sales), re.MULTILINE), sales

@@ -294,6 +294,14 @@ def licenses_of_buyer(session: Session, buyer_id: int) -> list[License]:
     return list(session.scalars(buyer_licenses_statement(buyer_id)))
 
 
+def platform_sale(session: Session, platform_id: int, license_id: int) -> License:
+    """One license sold on the platform's dataset. :raise NotFound: unknown, or another platform's sale."""
+    license = session.get(License, license_id)
+    if license is None or license.dataset.platform_id != platform_id:
+        raise NotFound(f"No sale {license_id} of yours.")
+    return license
+
+
 def sales_of_platform(session: Session, platform_id: int) -> list[License]:
     return list(session.scalars(
         select(License).join(Dataset, Dataset.id == License.dataset_id)

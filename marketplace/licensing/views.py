@@ -112,6 +112,14 @@ def sales():
     return render_template("licensing/sales.html", rows=rows)
 
 
+@bp.route("/platform/sales/<int:license_id>")
+@login_required
+def sale(license_id: int):
+    organization = platform_organization("Sales are shown to platform accounts.")
+    license = services.platform_sale(db.session, organization.id, license_id)
+    return render_template("licensing/sale.html", license=license, view=license_view(db.session, license))
+
+
 @bp.route("/admin/licenses", methods=["GET"])
 @login_required
 def admin_licenses():

@@ -115,3 +115,20 @@ def test_the_license_button_is_on_screen_on_a_phone(browser, live_server, world)
         assert price["x"] + price["width"] <= PHONE["width"], price
     finally:
         context.close()
+
+
+def test_the_platform_report_fits_a_1280_px_screen(browser, live_server, world):
+    """Its widest table, consent column included, fits a laptop screen without scrolling sideways."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        log_in(page, world["roles"]["platform"])
+        page.goto("/platform/report")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        last = page.get_by_role("columnheader", name="Consent").bounding_box()
+        assert last["x"] + last["width"] <= 1280, last
+        scroller = page.locator("table:has(th:text('Consent'))").evaluate(
+            "t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+        assert scroller[0] <= scroller[1], scroller
+    finally:
+        context.close()

@@ -104,3 +104,17 @@ def test_admin_refunds_are_typed_in_currency_and_confirmed(client, app, runner, 
     split = client.get(f"/api/v1/licenses/{license['id']}", headers=buyer["headers"]).get_json()["split"]
     assert split["refunded"] == {"amount": 1234, "currency": "usd"}
     assert split["paid"]["amount"] == price
+
+
+def test_a_platforms_sales_rows_open_the_sales_split(client, app, platform, other_platform, buyer, stripe_gateway):
+    license = sell(client, app, buyer, offer_of(client, platform))
+    factories.login(client, platform)
+    listing = client.get("/platform/sales")
+    assert f'href="/platform/sales/{license["id"]}"'.encode() in listing.data
+    page = client.get(f"/platform/sales/{license['id']}").get_data(as_text=True)
+    split = license["split"]
+    assert f"{split['to_platform']['amount'] / 100:,.2f} USD" in page
+    assert f"{split['to_contributors']['amount'] / 100:,.2f} USD among {split['contributors_paid']} contributors" in page
+    other = app.test_client()
+    factories.login(other, other_platform)
+    assert other.get(f"/platform/sales/{license['id']}").status_code == 404
