@@ -2,20 +2,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, TimestampMixin
+from marketplace.db import Base, TimestampMixin, one_of
 
-ORGANIZATION_KINDS = ("platform", "buyer")
-USER_ROLES = ("member", "contributor", "admin")
+
+
+class OrganizationKind(StrEnum):
+    #: Hosts content and lists datasets of it.
+    PLATFORM = "platform"
+    #: Licenses datasets (an AI firm).
+    BUYER = "buyer"
+
+
+class UserRole(StrEnum):
+    #: A member of an organization.
+    MEMBER = "member"
+    CONTRIBUTOR = "contributor"
+    ADMIN = "admin"
 
 
 class Organization(TimestampMixin, Base):
     __tablename__ = "organizations"
-    __table_args__ = (CheckConstraint("kind IN ('platform', 'buyer')", name="kind"),)
+    __table_args__ = (one_of("kind", OrganizationKind),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: "platform" (hosts content, lists datasets) or "buyer" (licenses them).
@@ -35,7 +48,7 @@ class Organization(TimestampMixin, Base):
 class User(UserMixin, TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('member', 'contributor', 'admin')", name="role"),
+        one_of("role", UserRole),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -19,17 +20,45 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import Organization
-from marketplace.db import Base, BigId, TimestampMixin, utcnow
+from marketplace.db import Base, BigId, TimestampMixin, one_of, utcnow
 
 
 CONTENT_KINDS = ("post", "comment", "qa", "image-caption", "review", "chat", "article")
-CONSENT_POLICIES = ("opt_out", "opt_in")
-WEIGHTINGS = ("records", "tokens")
-DATASET_STATUSES = ("draft", "published", "unpublished")
+
+
+class ConsentPolicy(StrEnum):
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+
+
+class Weighting(StrEnum):
+    """What a contributor's weight in a split counts."""
+
+    RECORDS = "records"
+    TOKENS = "tokens"
+
+
+class DatasetStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+
+
 #: RSL 1.0's usage tokens where they exist, plus ai-eval and ad-targeting (SPEC.md).
 SCOPES = ("ai-train", "ai-input", "ai-index", "search", "ai-eval", "ad-targeting")
-PRICE_MODELS = ("flat", "per_1k_records", "per_1m_tokens")
-BILLINGS = ("one_time", "annual")
+
+
+class PriceModel(StrEnum):
+    FLAT = "flat"
+    PER_1K_RECORDS = "per_1k_records"
+    PER_1M_TOKENS = "per_1m_tokens"
+
+
+class Billing(StrEnum):
+    ONE_TIME = "one_time"
+    ANNUAL = "annual"
+
+
 
 
 class Contributor(TimestampMixin, Base):
@@ -55,9 +84,9 @@ class Contributor(TimestampMixin, Base):
 class Dataset(TimestampMixin, Base):
     __tablename__ = "datasets"
     __table_args__ = (
-        CheckConstraint("consent_policy IN ('opt_out', 'opt_in')", name="consent_policy"),
-        CheckConstraint("weighting IN ('records', 'tokens')", name="weighting"),
-        CheckConstraint("status IN ('draft', 'published', 'unpublished')", name="status"),
+        one_of("consent_policy", ConsentPolicy),
+        one_of("weighting", Weighting),
+        one_of("status", DatasetStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -210,10 +239,8 @@ class Offer(TimestampMixin, Base):
 
     __tablename__ = "offers"
     __table_args__ = (
-        CheckConstraint(
-            "price_model IN ('flat', 'per_1k_records', 'per_1m_tokens')", name="price_model"
-        ),
-        CheckConstraint("billing IN ('one_time', 'annual')", name="billing"),
+        one_of("price_model", PriceModel),
+        one_of("billing", Billing),
         CheckConstraint("price_amount > 0", name="price_positive"),
         CheckConstraint("term_months > 0", name="term_positive"),
         CheckConstraint(

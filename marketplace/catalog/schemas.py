@@ -11,12 +11,12 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from marketplace.catalog.models import (
-    BILLINGS,
-    CONSENT_POLICIES,
+    Billing,
+    ConsentPolicy,
     CONTENT_KINDS,
-    PRICE_MODELS,
+    PriceModel,
     SCOPES,
-    WEIGHTINGS,
+    Weighting,
 )
 from marketplace.fields import String
 from marketplace.pagination import PageArgs
@@ -39,8 +39,8 @@ class DatasetUpdateSchema(Schema):
     content_kind = String(validate=validate.OneOf(CONTENT_KINDS))
     languages = fields.List(String(), validate=validate.Length(min=1, max=20))
     tags = fields.List(String(), validate=validate.Length(max=20))
-    consent_policy = String(validate=validate.OneOf(CONSENT_POLICIES))
-    weighting = String(validate=validate.OneOf(WEIGHTINGS))
+    consent_policy = String(validate=validate.OneOf(list(ConsentPolicy)))
+    weighting = String(validate=validate.OneOf(list(Weighting)))
 
     @validates("languages")
     def _languages(self, value, **_):
@@ -65,8 +65,8 @@ class DatasetCreateSchema(DatasetUpdateSchema):
     content_kind = String(required=True, validate=validate.OneOf(CONTENT_KINDS))
     languages = fields.List(String(), required=True, validate=validate.Length(min=1, max=20))
     tags = fields.List(String(), load_default=list, validate=validate.Length(max=20))
-    consent_policy = String(load_default="opt_out", validate=validate.OneOf(CONSENT_POLICIES))
-    weighting = String(load_default="records", validate=validate.OneOf(WEIGHTINGS))
+    consent_policy = String(load_default="opt_out", validate=validate.OneOf(list(ConsentPolicy)))
+    weighting = String(load_default="records", validate=validate.OneOf(list(Weighting)))
 
     @validates("slug")
     def _slug(self, value, **_):
@@ -78,7 +78,7 @@ class DatasetCreateSchema(DatasetUpdateSchema):
 
 
 class PriceSchema(Schema):
-    model = String(required=True, validate=validate.OneOf(PRICE_MODELS))
+    model = String(required=True, validate=validate.OneOf(list(PriceModel)))
     amount = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=10**12),
         metadata={"description": "Minor units: the flat price, or the price per 1k records / 1M tokens."},
@@ -102,7 +102,7 @@ class OfferCreateSchema(Schema):
     territory = fields.List(String(), load_default=lambda: ["*"], validate=validate.Length(min=1))
     exclusive = fields.Boolean(load_default=False)
     price = fields.Nested(PriceSchema, required=True)
-    billing = String(load_default="one_time", validate=validate.OneOf(BILLINGS))
+    billing = String(load_default="one_time", validate=validate.OneOf(list(Billing)))
     contributor_share_bps = fields.Integer(required=True, strict=True)
 
     @validates("scopes")
@@ -136,7 +136,7 @@ class CatalogArgs(PageArgs):
     scope = String(load_default=None, validate=validate.OneOf(SCOPES))
     language = String(load_default=None, validate=validate.Regexp(LANGUAGE_SHAPE))
     content_kind = String(load_default=None, validate=validate.OneOf(CONTENT_KINDS))
-    price_model = String(load_default=None, validate=validate.OneOf(PRICE_MODELS))
+    price_model = String(load_default=None, validate=validate.OneOf(list(PriceModel)))
 
 
 # ---- output ---------------------------------------------------------------------------

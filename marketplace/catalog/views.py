@@ -14,7 +14,7 @@ from marketplace.accounts.guards import csrf_ok, platform_organization
 from marketplace.boundary import attempt
 from marketplace.catalog import importer, offers, search, services, uploads, versions
 from marketplace.catalog.offers import BPS
-from marketplace.catalog.models import CONTENT_KINDS, PRICE_MODELS, SCOPES
+from marketplace.catalog.models import CONTENT_KINDS, SCOPES, PriceModel
 from marketplace.catalog.schemas import (
     CatalogArgs,
     DatasetCreateSchema,
@@ -57,7 +57,7 @@ def browse():
 
 
 def _choices() -> dict:
-    return {"scopes": SCOPES, "content_kinds": CONTENT_KINDS, "price_models": PRICE_MODELS}
+    return {"scopes": SCOPES, "content_kinds": CONTENT_KINDS, "price_models": list(PriceModel)}
 
 
 @bp.route("/datasets/<slug>")
@@ -145,7 +145,7 @@ def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_error
                                       "price_model": "flat", "billing": "one_time", "territory": "*"},
         offer_errors=offer_errors or {},
         import_errors=import_errors,
-        scopes=SCOPES, price_models=PRICE_MODELS,
+        scopes=SCOPES, price_models=list(PriceModel),
     ), status
 
 

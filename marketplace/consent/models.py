@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import Base, BigId, utcnow
+from marketplace.db import Base, BigId, one_of, utcnow
 
 #: The scope value meaning "every usage scope".
 ALL_SCOPES = "*"
-CONSENT_STATUSES = ("granted", "withdrawn")
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
 
 
 class Consent(Base):
@@ -23,7 +28,7 @@ class Consent(Base):
 
     __tablename__ = "consents"
     __table_args__ = (
-        CheckConstraint("status IN ('granted', 'withdrawn')", name="status"),
+        one_of("status", ConsentStatus),
         Index("ix_consents_contributor_at", "contributor_id", "at"),
     )
 

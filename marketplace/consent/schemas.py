@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.models import SCOPES
-from marketplace.consent.models import ALL_SCOPES, CONSENT_STATUSES
+from marketplace.consent.models import ALL_SCOPES, ConsentStatus
 from marketplace.fields import String
 
 SCOPE_CHOICES = (ALL_SCOPES, *SCOPES)
@@ -15,7 +15,7 @@ class ConsentDecisionSchema(Schema):
     dataset = String(load_default=None, allow_none=True, validate=validate.Length(max=80),
                      metadata={"description": "Dataset slug, or null for a platform-wide decision."})
     scope = String(required=True, validate=validate.OneOf(SCOPE_CHOICES))
-    status = String(required=True, validate=validate.OneOf(CONSENT_STATUSES))
+    status = String(required=True, validate=validate.OneOf(list(ConsentStatus)))
 
 
 class ConsentSchema(Schema):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import SCOPES, Contributor, Dataset, DatasetVersion, Record, VersionContributor
 from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
-from marketplace.consent.models import ALL_SCOPES, CONSENT_STATUSES, Consent
+from marketplace.consent.models import ALL_SCOPES, ConsentStatus, Consent
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, invalid_field
 
@@ -24,7 +24,7 @@ def record_consent(
 
     :raise Invalid: unknown status or scope, or a dataset of another platform.
     """
-    if status not in CONSENT_STATUSES:
+    if status not in set(ConsentStatus):
         raise invalid_field("status", 'Must be "granted" or "withdrawn".')
     if scope != ALL_SCOPES and scope not in SCOPES:
         raise invalid_field("scope", f"Must be \"*\" or one of {', '.join(SCOPES)}.")
