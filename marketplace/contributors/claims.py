@@ -4,8 +4,10 @@ A code is 16 random Crockford base32 characters (80 bits), shown as XXXX-XXXX-XX
 typed back however the person likes: case, spaces, hyphens and the letters Crockford reads as
 digits (O as 0, I and L as 1) don't matter. Only the SHA-256 of the normalized code is stored.
 A code is open while it is neither used, revoked nor expired; issuing a new one revokes the
-contributor's open codes. Earnings accrued before the claim are ledger entries on the
-Contributor row, so linking the row to the account is all a claim needs to make them theirs.
+contributor's open codes. The bulk export gives codes only to those who hold no open code;
+re-issuing everyone's is a separate call that names how many open codes it revokes. Earnings
+accrued before the claim are ledger entries on the Contributor row, so linking the row to the
+account is all a claim needs to make them theirs.
 
 Services flush and never commit; the request or the command commits once.
 """
@@ -143,68 +145,186 @@ def revoke(session: Session, platform_id: int, external_id: str) -> int:
     return result.rowcount
 
 
+# ---- codes in bulk (platforms) -------------------------------------------------------------
+#
+# The export hands codes to the unclaimed contributors who hold no open code and leaves every
+# open code alone: a code already mailed (or issued one by one, or printed by the demo) keeps
+# working. Re-issuing everyone's codes revokes those, so it is a separate call that must name
+# how many open codes it revokes (`confirm_revoking`): nobody does it blind.
+
+
+def _unclaimed(platform_id: int):
+    return (Contributor.platform_id == platform_id) & Contributor.user_id.is_(None)
+
+
+def _open_codes_of_unclaimed(platform_id: int, now: datetime):
+    """The open codes of the platform's unclaimed contributors (a claimed one's code claims nothing)."""
+    return ClaimCode.contributor_id.in_(select(Contributor.id).where(_unclaimed(platform_id))) & _is_open(now)
+
+
+class ExportPlan(NamedTuple):
+    """What an export would do now, counted without writing (for the page, the API and the CLI)."""
+
+    #: Unclaimed contributors: a re-issue gives each a new code.
+    unclaimed: int
+    #: Unclaimed contributors holding an open code: the export skips them, their code still works.
+    holding_open_code: int
+    #: Open codes of unclaimed contributors: what a re-issue revokes (its `confirm_revoking`).
+    open_codes: int
+
+    @property
+    def to_issue(self) -> int:
+        """Codes the (default) export issues: one per unclaimed contributor without an open code."""
+        return self.unclaimed - self.holding_open_code
+
+
+class Exported(NamedTuple):
+    """What an export did: codes issued (the CSV's lines), contributors skipped because they hold an
+    open code, and open codes revoked first (a re-issue; 0 otherwise)."""
+
+    issued: int
+    skipped: int
+    revoked: int
+
+
+def export_plan(session: Session, platform_id: int) -> ExportPlan:
+    """Count what `export` would issue, skip and (re-issuing) revoke now; writes nothing."""
+    now = utcnow()
+    held = _open_codes_of_unclaimed(platform_id, now)
+    row = session.execute(select(
+        select(func.count()).select_from(Contributor).where(_unclaimed(platform_id)).scalar_subquery(),
+        select(func.count(func.distinct(ClaimCode.contributor_id))).where(held).scalar_subquery(),
+        select(func.count()).select_from(ClaimCode).where(held).scalar_subquery(),
+    )).one()
+    return ExportPlan(*row)
+
+
+def _lock_platform(session: Session, platform_id: int) -> None:
+    """Serialize the platform's exports (PostgreSQL; SQLite has one writer): a second export waits
+    for the first to commit and then finds the codes it issued open, instead of doubling them."""
+    session.execute(select(Organization.id).where(Organization.id == platform_id).with_for_update())
+
+
+def _revoke_for_reissue(session: Session, platform_id: int, confirm_revoking: int | None, now: datetime) -> int:
+    """Revoke the open codes of the platform's unclaimed contributors, if there are `confirm_revoking` of them.
+
+    :raise Conflict: `confirm_revoking` is missing or not the number of open codes (saying that number);
+        nothing is revoked.
+    """
+    open_codes = export_plan(session, platform_id).open_codes
+    if confirm_revoking != open_codes:
+        raise _reissue_refused(open_codes, confirm_revoking)
+    revoked = session.execute(
+        update(ClaimCode).where(_open_codes_of_unclaimed(platform_id, now)).values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if revoked != open_codes:  # a code issued or used meanwhile (PostgreSQL): the caller rolls back
+        raise _reissue_refused(revoked, confirm_revoking)
+    return revoked
+
+
+def _reissue_refused(open_codes: int, confirm_revoking: int | None) -> Conflict:
+    codes = f"{open_codes:,} open claim code{'' if open_codes == 1 else 's'}"
+    told = "" if confirm_revoking is None else f", not {confirm_revoking:,}"
+    message = (f"Re-issuing revokes {codes}{told}: codes already handed out stop working. "
+               f"To go ahead, confirm that number (confirm_revoking: {open_codes}).")
+    return Conflict(message, {"json": field_errors("confirm_revoking", [f"Must be {open_codes}."])})
+
+
 def export_codes(session: Session, platform_id: int, out: IO[str], *, issued_by: int | None = None,
                  batch: int = 5000, progress: Callable[[int], None] | None = None,
                  days: int | None = None) -> int:
-    """A new code for every unclaimed contributor of the platform, written to `out` as CSV
-    (external_id, region, code, expires_at; by external id); their open codes are revoked.
+    """A new code for every unclaimed contributor of the platform who holds no open code, written
+    to `out` as CSV (external_id, region, code, expires_at; by external id). Open codes are left
+    alone: a contributor holding one is skipped and their code keeps working.
 
-    Set-based: one UPDATE revokes, then keyset batches of `batch` contributors each get one
-    multi-row INSERT. `progress(n)` is called after each batch. Returns the number of codes.
+    Set-based: keyset batches of `batch` unclaimed contributors; per batch one query finds those
+    holding an open code and one multi-row INSERT issues the rest. `progress(n)` is called after
+    each batch with the n contributors it looked at. Returns the number of codes written.
     """
     now = utcnow()
     expires_at = now + lifetime(days)
-    unclaimed = (Contributor.platform_id == platform_id) & Contributor.user_id.is_(None)
-    session.execute(
-        update(ClaimCode)
-        .where(ClaimCode.contributor_id.in_(select(Contributor.id).where(unclaimed)), _is_open(now))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    _lock_platform(session, platform_id)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     expires_text = expires_at.replace(microsecond=0).isoformat() + "Z"
     written, after = 0, None
     while True:
-        page = select(Contributor.id, Contributor.external_id, Contributor.region).where(unclaimed)
+        page = select(Contributor.id, Contributor.external_id, Contributor.region).where(_unclaimed(platform_id))
         if after is not None:
             page = page.where(Contributor.external_id > after)
-        rows = session.execute(page.order_by(Contributor.external_id).limit(batch)).all()
+        # KEY SHARE (PostgreSQL): an operator's `issue` for one of these waits for this export, or
+        # this export for it; the query below, a statement of its own, then sees that issue's code.
+        rows = session.execute(page.order_by(Contributor.external_id).limit(batch)
+                               .with_for_update(read=True, key_share=True)).all()
         if not rows:
             return written
-        fresh = [_fresh() for _ in rows]
-        # The table, not the mapped class: the ORM's per-row bookkeeping would double the time.
-        session.execute(insert(ClaimCode.__table__), [
-            {"contributor_id": row.id, "code_hash": digest, "created_at": now, "expires_at": expires_at,
-             "issued_by": issued_by} for row, (_code, digest) in zip(rows, fresh, strict=True)])
+        holding = set(session.scalars(select(ClaimCode.contributor_id).where(
+            ClaimCode.contributor_id.in_([row.id for row in rows]), _is_open(now))))
+        needing = [row for row in rows if row.id not in holding]
+        fresh = [_fresh() for _ in needing]
+        if needing:
+            # The table, not the mapped class: the ORM's per-row bookkeeping would double the time.
+            session.execute(insert(ClaimCode.__table__), [
+                {"contributor_id": row.id, "code_hash": digest, "created_at": now, "expires_at": expires_at,
+                 "issued_by": issued_by} for row, (_code, digest) in zip(needing, fresh, strict=True)])
         writer.writerows((row.external_id, row.region, code, expires_text)
-                         for row, (code, _digest) in zip(rows, fresh, strict=True))
-        written += len(rows)
+                         for row, (code, _digest) in zip(needing, fresh, strict=True))
+        written += len(needing)
         after = rows[-1].external_id
         if progress is not None:
             progress(len(rows))
 
 
+def export(session: Session, platform_id: int, out: IO[str], *, reissue: bool = False,
+           confirm_revoking: int | None = None, issued_by: int | None = None,
+           progress: Callable[[int], None] | None = None, days: int | None = None) -> Exported:
+    """`export_codes` into `out`, and what it did. By default only the unclaimed contributors
+    without an open code get one. With `reissue`, every open code of the unclaimed contributors is
+    revoked first, so every unclaimed contributor gets a new one; `confirm_revoking` must be the
+    number of open codes that revokes (`export_plan(...).open_codes`).
+
+    :raise Conflict: `reissue` without `confirm_revoking` equal to the number of open codes it
+        would revoke (the message says that number); nothing is revoked or issued.
+    """
+    _lock_platform(session, platform_id)
+    revoked = _revoke_for_reissue(session, platform_id, confirm_revoking, utcnow()) if reissue else 0
+    looked_at = 0
+
+    def step(n: int) -> None:
+        nonlocal looked_at
+        looked_at += n
+        if progress is not None:
+            progress(n)
+
+    issued = export_codes(session, platform_id, out, issued_by=issued_by, progress=step, days=days)
+    return Exported(issued, looked_at - issued, revoked)
+
+
 def unclaimed_count(session: Session, platform_id: int) -> int:
-    """How many of the platform's contributors are unclaimed (what `export_codes` writes a code for)."""
-    return session.scalar(select(func.count()).select_from(Contributor).where(
-        Contributor.platform_id == platform_id, Contributor.user_id.is_(None)))
+    """How many of the platform's contributors are unclaimed (what `export_codes` walks through)."""
+    return session.scalar(select(func.count()).select_from(Contributor).where(_unclaimed(platform_id)))
 
 
-def spooled_export(session: Session, platform_id: int, issued_by: int | None) -> tuple[IO[bytes], int]:
-    """`export_codes` into a temporary file (memory first, disk past 8 MB), rewound to read;
-    returns (file, number of codes), to stream with `chunks` once the codes are committed."""
+def spooled_export(session: Session, platform_id: int, issued_by: int | None, *, reissue: bool = False,
+                   confirm_revoking: int | None = None) -> tuple[IO[bytes], Exported]:
+    """`export` into a temporary file (memory first, disk past 8 MB), rewound to read; returns
+    (file, what the export did), to stream with `chunks` once the codes are committed.
+
+    :raise Conflict: as `export` (the file is closed).
+    """
     spool = SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
     text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
     try:
-        count = export_codes(session, platform_id, text, issued_by=issued_by)
+        exported = export(session, platform_id, text, reissue=reissue, confirm_revoking=confirm_revoking,
+                          issued_by=issued_by)
         text.flush()
     except BaseException:
         spool.close()
         raise
     text.detach()  # closing the wrapper later must not close the file under the response
     spool.seek(0)
-    return spool, count
+    return spool, exported
 
 
 def chunks(spool: IO[bytes], size: int = 64 << 10) -> Iterator[bytes]:

@@ -13,6 +13,8 @@ from marketplace.contributors.schemas import (
     ClaimedSchema,
     ClaimSchema,
     ContributorListArgs,
+    ExportArgs,
+    ExportPlanSchema,
     IdentityListSchema,
     IdentitySchema,
     LinkSchema,
@@ -28,13 +30,29 @@ CSV_RESPONSE = {"type": "string", "example": "external_id,region,code,expires_at
                                              "u1,US,7K3M-Q9XD-2HBT-V0PN,2025-01-31T12:00:00Z\n"}
 
 
-def export_response(platform: Organization, issued_by: int) -> Response:
-    """Fresh codes for the platform's unclaimed contributors, as a CSV attachment streamed from
-    the spooled file (the API's and the page's download). The request commits the codes once
-    the response is made, before its first byte is sent: no code reaches the platform unsaved."""
-    spool, _count = claims.spooled_export(db.session, platform.id, issued_by)
-    return Response(claims.chunks(spool), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"'})
+#: What the export did, in headers of its CSV answer (the body is the codes alone).
+EXPORT_HEADERS = {
+    "X-Claim-Codes-Issued": "Codes issued: the CSV's lines.",
+    "X-Claim-Codes-Skipped": "Unclaimed contributors skipped because they hold an open code (it keeps working).",
+    "X-Claim-Codes-Revoked": "Open codes revoked first (reissue only; 0 otherwise).",
+}
+
+
+def export_response(platform: Organization, issued_by: int, *, reissue: bool = False,
+                    confirm_revoking: int | None = None) -> tuple[Response, claims.Exported]:
+    """Codes for the platform's unclaimed contributors (by default only those without an open code),
+    as a CSV attachment streamed from the spooled file, and what the export did (the API's and the
+    page's download). The request commits the codes once the response is made, before its first
+    byte is sent: no code reaches the platform unsaved.
+
+    :raise Conflict: a re-issue without the right `confirm_revoking` (see `claims.export`).
+    """
+    spool, exported = claims.spooled_export(db.session, platform.id, issued_by, reissue=reissue,
+                                            confirm_revoking=confirm_revoking)
+    counts = dict(zip(EXPORT_HEADERS, map(str, (exported.issued, exported.skipped, exported.revoked)), strict=True))
+    response = Response(claims.chunks(spool), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="claim-codes-{platform.slug}.csv"', **counts})
+    return response, exported
 
 
 @blp.route("/contributors/<path:external_id>/claim-codes", methods=["POST"])
@@ -81,17 +99,46 @@ def list_contributors(args):
     return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
+@blp.route("/claim-codes/open-count", methods=["GET"])
+@blp.doc(security=BEARER)
+@require_api("platform")
+@blp.response(200, ExportPlanSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Only platforms export claim codes.")
+def export_plan():
+    """What an export would do now, and what a re-issue would revoke.
+
+    Codes it issues, contributors it skips (they hold an open code), and the open codes a
+    re-issue revokes: the number to send as its confirm_revoking.
+    """
+    return claims.export_plan(db.session, api_principal().organization.id)
+
+
 @blp.route("/claim-codes/export", methods=["POST"])
 @blp.doc(security=BEARER)
 @require_api("platform")
+@blp.arguments(ExportArgs, required=False)
 @blp.response(200, CSV_RESPONSE, content_type="text/csv",
-              description="external_id,region,code,expires_at: one fresh code per unclaimed contributor.")
+              description="external_id,region,code,expires_at: one new code per unclaimed contributor without an "
+                          "open code (with reissue: per unclaimed contributor).",
+              headers={name: {"description": text, "schema": {"type": "integer"}}
+                       for name, text in EXPORT_HEADERS.items()})
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Only platforms export claim codes.")
-def export_codes():
-    """Fresh codes for every unclaimed contributor, as CSV to mail out; their older open codes are revoked."""
+@blp.alt_response(409, description="reissue without confirm_revoking equal to the number of open codes it "
+                                   "would revoke (the message says it); nothing is revoked.")
+@blp.alt_response(422, description="confirm_revoking without reissue, or not a whole number.")
+def export_codes(args):
+    """Codes to mail out, as CSV: one per unclaimed contributor without an open code.
+
+    Codes already handed out keep working: their contributors are skipped. With reissue, every
+    open code is revoked first and everyone unclaimed gets a new one; confirm_revoking must say
+    how many open codes that revokes (GET /api/v1/claim-codes/open-count).
+    """
     principal = api_principal()
-    return export_response(principal.organization, principal.user.id)
+    response, _exported = export_response(principal.organization, principal.user.id, reissue=args["reissue"],
+                                          confirm_revoking=args["confirm_revoking"])
+    return response
 
 
 @blp.route("/contributors/claim", methods=["POST"])

@@ -16,6 +16,7 @@ from marketplace.accounts.views import home_for
 from marketplace.boundary import attempt
 from marketplace.contributors import claims
 from marketplace.contributors.claims_api import export_response
+from marketplace.contributors.schemas import ExportArgs
 from marketplace.catalog.contributors import identities as held_identities
 from marketplace.errors import DomainError, NotFound, flatten_errors
 from marketplace.extensions import db, limiter
@@ -133,9 +134,17 @@ def _list_url(args: dict) -> str:
     return url_for("claims.platform_contributors", **{k: v for k, v in args.items() if v and v != 1})
 
 
+@dataclass(frozen=True)
+class ReissueStep:
+    """The confirmation step of a re-issue: what it revokes now, and why it was asked again (if so)."""
+
+    plan: claims.ExportPlan
+    error: str | None = None
+
+
 @bp.route("/platform/contributors")
 @login_required
-def platform_contributors(new_code: NewCode | None = None):
+def platform_contributors(new_code: NewCode | None = None, reissue: ReissueStep | None = None):
     platform = platform_organization()
     args = _list_args()
     rows, total = claims.list_contributors(db.session, platform.id, q=args["q"] or None,
@@ -145,8 +154,16 @@ def platform_contributors(new_code: NewCode | None = None):
     return render_template(
         "contributors/platform_contributors.html", rows=rows, total=total, has_any=has_any, args=args,
         page=args["page"], pages=max(1, -(-total // PER_PAGE)), new_code=new_code, form=EmptyForm(),
-        days=claims.lifetime().days,
+        days=claims.lifetime().days, plan=claims.export_plan(db.session, platform.id), reissue=reissue,
     )
+
+
+@bp.route("/platform/contributors/codes/reissue")
+@login_required
+def confirm_reissue():
+    """The step before a re-issue: how many open codes it revokes, and the button that does it."""
+    platform = platform_organization()
+    return platform_contributors(reissue=ReissueStep(claims.export_plan(db.session, platform.id)))
 
 
 @bp.route("/platform/contributors/codes", methods=["POST"])
@@ -182,6 +199,31 @@ def revoke_codes():
 @bp.route("/platform/contributors/codes.csv", methods=["POST"])
 @login_required
 def export_codes():
+    """The CSV of new codes; with reissue=1 and confirm_revoking=N (the confirmation step's form),
+    every open code is revoked first. A count that no longer holds shows the step again, recounted."""
     platform = platform_organization()
     csrf_ok()
-    return export_response(platform, current_user.id)
+    with attempt() as outcome:
+        args = ExportArgs().load({name: request.form[name] for name in ("reissue", "confirm_revoking")
+                                  if request.form.get(name)})
+        response, exported = export_response(platform, current_user.id, reissue=args["reissue"],
+                                             confirm_revoking=args["confirm_revoking"])
+    if not outcome.ok:
+        plan = claims.export_plan(db.session, platform.id)
+        changed = isinstance(outcome.error, DomainError)  # a Conflict: the count no longer holds
+        message = (f"The number of open codes changed since this step was shown: it is {plan.open_codes:,} now. "
+                   "Check it and confirm again." if changed else outcome.message)
+        return platform_contributors(reissue=ReissueStep(plan, message)), outcome.error.code if changed else 422
+    flash(_exported_message(exported), "success")
+    return response
+
+
+def _exported_message(exported: claims.Exported) -> str:
+    """What the download did, shown on the next page (the download itself leaves the page as it is)."""
+    issued = f"{exported.issued:,} new claim code{'' if exported.issued == 1 else 's'}"
+    if exported.revoked:
+        return (f"Revoked {exported.revoked:,} open claim code{'' if exported.revoked == 1 else 's'} and "
+                f"downloaded {issued}.")
+    kept = (f" {exported.skipped:,} contributor{' holds' if exported.skipped == 1 else 's hold'} an open code "
+            "already and kept it." if exported.skipped else "")
+    return f"Downloaded {issued}.{kept}"

@@ -16,47 +16,68 @@ from marketplace.extensions import db
 claim_codes = AppGroup("claim-codes", help="Claim codes for contributors.")
 
 
+def _codes(n: int, what: str = "claim code") -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
 @claim_codes.command("export")
 @click.argument("platform_slug")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
-def export_command(platform_slug: str, file: Path) -> None:
-    """Write a fresh code for every unclaimed contributor of PLATFORM_SLUG to FILE (CSV).
+@click.option("--reissue", is_flag=True,
+              help="Revoke every open code of the unclaimed contributors (codes already mailed stop working) "
+                   "and write a new code for each of them. Asks to confirm, saying how many it revokes.")
+@click.option("--yes", is_flag=True, help="With --reissue: don't ask (for scripts).")
+def export_command(platform_slug: str, file: Path, reissue: bool, yes: bool) -> None:
+    """Write a code for every unclaimed contributor of PLATFORM_SLUG without an open code to FILE (CSV).
 
-    Their older open codes are revoked. FILE is written before anything is committed and
-    removed if the export fails, so no code in it is unknown to the database or vice versa.
+    Open codes keep working: their contributors are skipped. With --reissue, those codes are
+    revoked and everyone unclaimed gets a new one. FILE is written before anything is committed
+    and removed if the export fails, so no code in it is unknown to the database or vice versa.
     """
 
-    def find() -> tuple[int, str, int]:
+    def find() -> tuple[int, str, claims.ExportPlan]:
         platform = accounts.platform_by_slug(db.session, platform_slug)
-        return platform.id, platform.slug, claims.unclaimed_count(db.session, platform.id)
+        return platform.id, platform.slug, claims.export_plan(db.session, platform.id)
 
-    # Two transactions: a read (the platform, and the count for the progress bar only), then
-    # the export itself, all of it in one write transaction with the file.
-    platform_id, slug, total = in_one_transaction(find, write=False)
+    # Two transactions: a read (the platform, and the counts for the question and the progress
+    # bar), then the export itself, all of it in one write transaction with the file.
+    platform_id, slug, plan = in_one_transaction(find, write=False)
+    if reissue and not yes:
+        click.confirm(f"This revokes {_codes(plan.open_codes, 'open claim code')} of {slug}: codes already "
+                      f"handed out stop working. Then each of the {plan.unclaimed:,} unclaimed contributors "
+                      "gets a new code. Re-issue?", abort=True)
     try:
         out = open(file, "w", encoding="utf-8", newline="")
     except OSError as error:
         raise click.ClickException(f"Can't write {file}: {error.strerror}.") from error
 
-    def write_codes() -> int:
+    def write_codes() -> claims.Exported:
         out.seek(0)
         out.truncate()  # a retry (the database was locked) writes the file again from the start
         with Progress(
             TextColumn("[bold]issuing codes"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             transient=True, disable=not os.isatty(2),
         ) as progress:
-            task = progress.add_task("export", total=total)
-            written = claims.export_codes(db.session, platform_id, out,
-                                          progress=lambda n: progress.advance(task, n))
+            task = progress.add_task("export", total=plan.unclaimed)
+            # The count confirmed above: a code issued or used since makes it a refusal, not a surprise.
+            exported = claims.export(db.session, platform_id, out, reissue=reissue,
+                                     confirm_revoking=plan.open_codes if reissue else None,
+                                     progress=lambda n: progress.advance(task, n))
         out.flush()
         os.fsync(out.fileno())
-        return written
+        return exported
 
     try:
         with out:
-            written = in_one_transaction(write_codes)
+            exported = in_one_transaction(write_codes, refused=" Nothing was written; run the command again.")
     except BaseException:
         file.unlink(missing_ok=True)
         raise
     days = claims.lifetime().days
-    click.echo(f"{slug}: {written:,} claim codes written to {file} (valid for {days} days).")
+    summary = f"{slug}: {_codes(exported.issued)} written to {file} (valid for {days} days)."
+    if reissue:
+        summary += f" Revoked {_codes(exported.revoked, 'open code')} first."
+    elif exported.skipped:
+        summary += (f" Skipped {_codes(exported.skipped, 'contributor')} holding an open code: "
+                    f"{'it keeps' if exported.skipped == 1 else 'theirs keep'} working.")
+    click.echo(summary)

@@ -1,7 +1,7 @@
-"""Marshmallow schemas of claim codes and identities, used only at the edge (claims_api)."""
+"""Marshmallow schemas of claim codes and identities, used only at the edge (claims_api, claims_views)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.fields import String
 from marketplace.pagination import PageArgs
@@ -18,6 +18,35 @@ class ClaimCodeSchema(Schema):
 
 class RevokedSchema(Schema):
     revoked = fields.Integer(metadata={"description": "Open codes revoked (0 when there were none)."})
+
+
+class ExportArgs(Schema):
+    """The export's body (optional): `{}` issues codes only to those without an open one."""
+
+    reissue = fields.Boolean(load_default=False, metadata={
+        "description": "true: revoke every open code of your unclaimed contributors and issue a new code to "
+                       "each of them. Codes already handed out stop working, so confirm_revoking is needed."})
+    confirm_revoking = fields.Integer(load_default=None, validate=validate.Range(min=0), metadata={
+        "description": "With reissue: the number of open codes it revokes (open_codes from "
+                       "GET /api/v1/claim-codes/open-count). Any other number is a 409 saying the right one, "
+                       "and nothing is revoked."})
+
+    @validates_schema
+    def _confirm_only_with_reissue(self, data, **_kwargs):
+        if data.get("confirm_revoking") is not None and not data.get("reissue"):
+            raise ValidationError("Only with reissue: true (the export alone revokes nothing).", "confirm_revoking")
+
+
+class ExportPlanSchema(Schema):
+    unclaimed = fields.Integer(metadata={"description": "Your unclaimed contributors."})
+    holding_open_code = fields.Integer(metadata={
+        "description": "Unclaimed contributors holding an open code: the export skips them and their code "
+                       "keeps working."})
+    to_issue = fields.Integer(metadata={
+        "description": "Codes the export issues now: one per unclaimed contributor without an open code."})
+    open_codes = fields.Integer(metadata={
+        "description": "Open (unused, unrevoked, unexpired) codes of unclaimed contributors: what a re-issue "
+                       "revokes; pass it as confirm_revoking."})
 
 
 class ContributorListArgs(PageArgs):

@@ -1,11 +1,14 @@
 """On PostgreSQL, with real concurrent connections: several people (or accounts) using the same
 claim code at once. Exactly one wins; every other gets the service's Conflict (a 409), never a
-unique-index error (a 500), and the losers leave nothing behind.
+unique-index error (a 500), and the losers leave nothing behind. And exports of a platform's
+codes at once with each other and with operators issuing codes: each contributor ends up with
+exactly one open code.
 
 Each thread commits for real, so the test runs on a schema of its own (tests/isolated.py).
 """
 from __future__ import annotations
 
+import io
 import threading
 
 import pytest
@@ -132,3 +135,60 @@ def test_one_of_several_accounts_linking_the_same_code_at_once_wins(isolated_app
     with isolated_app.app_context():
         assert db.session.get(Contributor, contributor_id).user_id == user_ids[winners[0]]
         db.session.remove()
+
+
+def platform_with_contributors(market, slug: str, people: int) -> int:
+    """A platform whose dataset has `people` contributors (c0, c1, …) and no claim code; committed."""
+    with market.app_context():
+        platform, _user, _key = accounts.sign_up(db.session, "platform", f"Forum {slug}",
+                                                 f"{slug}@example.test", PASSWORD)
+        dataset = services.create_dataset(db.session, platform.id, {
+            "slug": slug, "title": f"Posts {slug}", "summary": "", "description": "",
+            "content_kind": "post", "languages": ["en"], "tags": [], "consent_policy": "opt_out",
+            "weighting": "records"})
+        importer.import_records(db.session, dataset, [
+            (n + 1, {"external_id": f"r{n}", "contributor": {"external_id": f"c{n}", "region": "US"},
+                     "text": "a post", "created_at": "2024-01-01T00:00:00Z"}) for n in range(people)])
+        db.session.commit()
+        return platform.id
+
+
+def open_codes_per_contributor(market, platform_id: int) -> dict[str, int]:
+    with market.app_context():
+        now = sa.func.now()
+        rows = db.session.execute(
+            sa.select(Contributor.external_id, sa.func.count(ClaimCode.id))
+            .outerjoin(ClaimCode, (ClaimCode.contributor_id == Contributor.id) & ClaimCode.used_at.is_(None)
+                       & ClaimCode.revoked_at.is_(None) & (ClaimCode.expires_at > now))
+            .where(Contributor.platform_id == platform_id).group_by(Contributor.external_id)).all()
+        db.session.remove()
+        return dict(rows)
+
+
+def test_exports_at_once_give_each_contributor_one_code_between_them(isolated_app):
+    platform_id = platform_with_contributors(isolated_app, "exports", 20)
+    issued: list[int] = []
+
+    def export(_i: int) -> None:
+        issued.append(claims.export(db.session, platform_id, io.StringIO()).issued)
+
+    winners, conflicts, errors = race(isolated_app, export)
+
+    assert (errors, conflicts, len(winners)) == ([], 0, THREADS)
+    assert sorted(issued) == [0] * (THREADS - 1) + [20]  # the first to commit issued every code
+    assert set(open_codes_per_contributor(isolated_app, platform_id).values()) == {1}
+
+
+def test_an_export_and_operators_issuing_at_once_leave_one_open_code_each(isolated_app):
+    platform_id = platform_with_contributors(isolated_app, "mixed", THREADS)
+
+    def export_or_issue(i: int) -> None:
+        if i % 2:
+            claims.issue(db.session, platform_id, f"c{i}", issued_by=None)
+        else:
+            claims.export(db.session, platform_id, io.StringIO())
+
+    winners, conflicts, errors = race(isolated_app, export_or_issue)
+
+    assert (errors, conflicts, len(winners)) == ([], 0, THREADS)
+    assert set(open_codes_per_contributor(isolated_app, platform_id).values()) == {1}

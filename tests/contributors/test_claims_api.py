@@ -257,11 +257,13 @@ def test_linking_refuses_claimed_identities_a_second_identity_on_a_platform_and_
 # ---- bulk codes ---------------------------------------------------------------------------
 
 
-def test_the_csv_export_has_a_fresh_code_per_unclaimed_contributor_and_each_claims(client, platform, other_platform):
+def test_the_reissue_csv_has_a_fresh_code_per_unclaimed_contributor_and_each_claims(client, platform, other_platform):
     listed(client, platform)
     claimed(platform, "bo")
     older = issued_code(client, platform, "ana")
-    response = client.post("/api/v1/claim-codes/export", headers=platform["headers"])
+    # Revoking ana's open code is the explicit re-issue now (the default export keeps it: see below).
+    response = client.post("/api/v1/claim-codes/export", json={"reissue": True, "confirm_revoking": 1},
+                           headers=platform["headers"])
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert f'filename="claim-codes-{platform["slug"]}.csv"' in response.headers["Content-Disposition"]

@@ -11,12 +11,13 @@ from tests.contributors.helpers_claims import claim, csv_rows, issued_code
 from tests.contributors_factory import claimed
 
 
-def test_the_command_writes_one_working_code_per_unclaimed_contributor(runner, client, platform, tmp_path):
+def test_the_reissue_writes_one_working_code_per_unclaimed_contributor(runner, client, platform, tmp_path):
     listed(client, platform)
     claimed(platform, "dee")
     older = issued_code(client, platform, "ana")
     target = tmp_path / "codes.csv"
-    result = runner.invoke(args=["claim-codes", "export", platform["slug"], str(target)])
+    # Revoking ana's open code is the explicit re-issue now (the default export keeps it: see below).
+    result = runner.invoke(args=["claim-codes", "export", platform["slug"], str(target), "--reissue", "--yes"])
     assert result.exit_code == 0, result.output
     assert f"{platform['slug']}: 3 claim codes written to {target} (valid for 30 days)." in result.output
     rows = csv_rows(target.read_text(encoding="utf-8"))
