@@ -31,6 +31,12 @@ bp = Blueprint("catalog", __name__)
 # ---- public ----------------------------------------------------------------------------
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and tools ask for /favicon.ico whatever the page links: send them to the icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.route("/")
 def home():
     statement = search.catalog_statement(db.session)
