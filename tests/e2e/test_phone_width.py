@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.e2e]
 PHONE = {"width": 390, "height": 844}
 #: Not pages: machine-readable documents, downloads, the API and its docs.
 NOT_PAGES = ("/api/", "/static/", "/webhooks/")
-NOT_PAGE_SUFFIXES = (".csv", ".json", ".xml", ".txt")
+NOT_PAGE_SUFFIXES = (".csv", ".json", ".xml", ".txt", ".ico")
 _n = itertools.count(1)
 PASSWORD = "correct horse battery"
 
