@@ -16,6 +16,7 @@ from marketplace.consent.schemas import SCOPE_CHOICES
 from marketplace.contributors import erasure
 from marketplace.contributors.identities import identities
 from marketplace.errors import DomainError
+from marketplace.delivery.withdrawals import contributor_acknowledgments
 from marketplace.extensions import db
 
 bp = Blueprint("consent", __name__)
@@ -60,6 +61,7 @@ def page():
         "consent/page.html", people=people, platforms=platforms, standings=standings, opt_in_regions=regions,
         current=consent_items(db.session, current), history=consent_items(db.session, services.history(db.session, ids)),
         scopes=SCOPES, scope_choices=SCOPE_CHOICES, scope_labels=SCOPE_LABELS, form=EmptyForm(),
+        acknowledgments=contributor_acknowledgments(db.session, ids, opt_in_regions=regions),
     )
 
 

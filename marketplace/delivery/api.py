@@ -6,10 +6,14 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
 from marketplace.db import utcnow
-from marketplace.delivery import jobs, services, tokens
+from marketplace.delivery import jobs, services, tokens, withdrawals
 from marketplace.delivery.export import Export, manifest
 from marketplace.delivery.responses import JSONL, export_response, wants_gzip
 from marketplace.delivery.schemas import (
+    AckCreateSchema,
+    AckSchema,
+    WithdrawalArgs,
+    WithdrawalPageSchema,
     DownloadCreateSchema,
     DownloadLogSchema,
     DownloadSchema,
@@ -105,3 +109,38 @@ def export_manifest(license_id: int, token: str):
     spec = services.export_spec(db.session, license_id, grant, secret=secret,
                                 opt_in_regions=current_app.config["OPT_IN_REGIONS"], at=at)
     return manifest(db.session, spec)
+
+
+@blp.route("/licenses/<int:license_id>/withdrawals", methods=["GET"])
+@blp.doc(security=BEARER)
+@require_api("buyer")
+@blp.arguments(WithdrawalArgs, location="query")
+@blp.response(200, WithdrawalPageSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(404, description="Unknown, or another buyer's license.")
+@blp.alt_response(422, description="Bad since, page or per_page.")
+def list_withdrawals(args, license_id: int):
+    """Ids this license received that it may no longer hold (consent withdrawn, erased, taken
+    down), oldest first, with the buyer's receipt time."""
+    license = buyer_license(db.session, api_principal().organization.id, license_id)
+    items, total = withdrawals.withdrawals(db.session, license, opt_in_regions=current_app.config["OPT_IN_REGIONS"],
+                                           since=args.get("since"), page=args["page"], per_page=args["per_page"])
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"],
+            "acknowledged_through": withdrawals.acknowledged_through(db.session, license.id)}
+
+
+@blp.route("/licenses/<int:license_id>/withdrawals/ack", methods=["POST"])
+@blp.doc(security=BEARER)
+@require_api("buyer")
+@blp.arguments(AckCreateSchema)
+@blp.response(200, AckSchema)
+@blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(404, description="Unknown, or another buyer's license.")
+@blp.alt_response(409, description="Earlier than the license's receipt: it never moves backwards.")
+@blp.alt_response(422, description="through missing, malformed or in the future.")
+def acknowledge_withdrawals(body, license_id: int):
+    """The buyer attests it deleted every withdrawal up to `through`."""
+    principal = api_principal()
+    license = buyer_license(db.session, principal.organization.id, license_id)
+    through = withdrawals.acknowledge(db.session, license, body["through"], user_id=principal.user.id)
+    return {"acknowledged_through": through}

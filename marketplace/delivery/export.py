@@ -167,11 +167,17 @@ CHANGED_SINCE = """AND (r.added_rev > :since_rev OR r.modified_rev > :since_rev
      OR EXISTS (SELECT 1 FROM consents c WHERE c.contributor_id = r.contributor_id
                 AND c.at > :since_frozen AND c.at <= :at))"""
 
+# Records of the earlier version this export no longer holds: removed since, or left out now
+# after a consent decision made since it was frozen (a contributor left out then and still,
+# with no decision since, was never delivered under it: no tombstone names their records).
 REMOVED_SINCE = """
 SELECT r.external_id FROM records r
 WHERE r.dataset_id = :export_dataset AND r.added_rev <= :since_rev
   AND (r.taken_down_rev IS NULL OR r.taken_down_rev > :since_rev)
   AND NOT ({in_export})
+  AND (r.taken_down_at IS NOT NULL
+       OR EXISTS (SELECT 1 FROM consents c WHERE c.contributor_id = r.contributor_id
+                  AND c.at > :since_frozen AND c.at <= :at))
 ORDER BY r.id"""
 
 

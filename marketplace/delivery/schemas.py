@@ -1,7 +1,9 @@
 """Delivery's JSON at the edge (API.md "Licenses, payment, delivery")."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import UTC
+
+from marshmallow import Schema, fields, post_load, validate
 
 from marketplace.pagination import PageArgs
 
@@ -60,8 +62,19 @@ class DownloadLogSchema(Schema):
     items = fields.List(fields.Nested(LoggedDownloadSchema))
 
 
+def naive_utc(value):
+    """Times are stored as naive UTC: an offset is converted, none means UTC."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value is not None and value.tzinfo else value
+
+
 class WithdrawalArgs(PageArgs):
     since = fields.DateTime(metadata={"description": "Only withdrawals after this time (ISO 8601)."})
+
+    @post_load
+    def _utc(self, data, **_):
+        if "since" in data:
+            data["since"] = naive_utc(data["since"])
+        return data
 
 
 class WithdrawalSchema(Schema):
@@ -81,6 +94,11 @@ class WithdrawalPageSchema(Schema):
 class AckCreateSchema(Schema):
     through = fields.DateTime(required=True, metadata={
         "description": "Every withdrawal up to this time is deleted (ISO 8601; UTC when no offset)."})
+
+    @post_load
+    def _utc(self, data, **_):
+        data["through"] = naive_utc(data["through"])
+        return data
 
 
 class AckSchema(Schema):

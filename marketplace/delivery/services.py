@@ -34,10 +34,14 @@ class IssuedDownload:
 
 
 def covered_versions(session: Session, license: License) -> list[DatasetVersion]:
-    """The versions the license covers, oldest first."""
-    return list(session.scalars(
-        select(DatasetVersion).where(DatasetVersion.id.in_([row.version_id for row in license.version_rows]))
-        .order_by(DatasetVersion.id)))
+    """The versions the license covers, oldest first: those it was sold and renewed over, and for
+    an annual license every version published during its period (SPEC.md: the fresh-data deal)."""
+    covered = DatasetVersion.id.in_([row.version_id for row in license.version_rows])
+    if license.terms.get("billing") == "annual" and license.period_start is not None:
+        covered = covered | ((DatasetVersion.dataset_id == license.dataset_id)
+                             & (DatasetVersion.created_at >= license.period_start)
+                             & (DatasetVersion.created_at < license.period_end))
+    return list(session.scalars(select(DatasetVersion).where(covered).order_by(DatasetVersion.id)))
 
 
 def require_active(license: License, now: datetime | None = None) -> None:
@@ -176,7 +180,7 @@ def version_changes(session: Session, license: License) -> list[VersionChanges]:
     version before it (counted from the records' revisions, one aggregate per version)."""
     versions = list(session.scalars(select(DatasetVersion).where(DatasetVersion.dataset_id == license.dataset_id)
                                     .order_by(DatasetVersion.id)))
-    covered = {row.version_id for row in license.version_rows}
+    covered = {version.id for version in covered_versions(session, license)}
     out = []
     for previous, version in zip([None, *versions], versions, strict=False):
         if version.id not in covered:

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from marketplace.accounts.guards import admin_only, buyer_organization, csrf_ok, platform_organization
 from marketplace.boundary import attempt
 from marketplace.catalog.offers import quote
+from marketplace.delivery.presenters import license_delivery
 from marketplace.extensions import db
 from marketplace.licensing import services
 from marketplace.licensing.presenters import license_refunds, license_split, license_view
@@ -74,10 +75,13 @@ def my_licenses():
 @login_required
 def license_page(license_id: int):
     license = services.buyer_license(db.session, buyer_organization().id, license_id)
-    template = "licensing/_status.html" if request.headers.get("HX-Request") else "licensing/license.html"
-    return render_template(template, license=license, view=license_view(db.session, license),
+    if request.headers.get("HX-Request"):
+        return render_template("licensing/_status.html", license=license, view=license_view(db.session, license))
+    return render_template("licensing/license.html", license=license, view=license_view(db.session, license),
                            payments=payments.license_payments(db.session, license.id),
-                           refunds=license_refunds(db.session, license.id))
+                           refunds=license_refunds(db.session, license.id),
+                           delivery=license_delivery(db.session, license,
+                                                     opt_in_regions=current_app.config["OPT_IN_REGIONS"]))
 
 
 @bp.route("/platform/sales")
