@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from marketplace.accounts.guards import buyer_organization, csrf_ok, platform_organization
 from marketplace.boundary import attempt
-from marketplace.delivery import services, withdrawals
+from marketplace.delivery import services, standards, withdrawals
 from marketplace.delivery.api import signed_urls
 from marketplace.errors import invalid_field
 from marketplace.extensions import db
@@ -61,3 +61,36 @@ def platform_downloads():
     organization = platform_organization("Downloads are shown to platform accounts.")
     return render_template("delivery/platform_downloads.html",
                            rows=services.platform_download_log(db.session, organization.id))
+
+
+def _base() -> str:
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+@bp.route("/datasets/<slug>/license.xml")
+def license_xml(slug: str):
+    """RSL 1.0 terms of a published dataset."""
+    dataset = standards.published_dataset(db.session, slug)
+    return Response(standards.rsl_document(dataset, base=_base()), mimetype=standards.RSL_TYPE)
+
+
+@bp.route("/datasets/<slug>/croissant.json")
+def croissant(slug: str):
+    """Croissant 1.1 (JSON-LD) of a published dataset, with its Responsible-AI fields."""
+    dataset = standards.published_dataset(db.session, slug)
+    document = standards.croissant_document(dataset, base=_base(), opt_in_regions=current_app.config["OPT_IN_REGIONS"])
+    response = current_app.json.response(document)
+    response.mimetype = "application/ld+json"
+    return response
+
+
+@bp.route("/datasets/<slug>/offers/<int:offer_id>/terms.json")
+def offer_terms(slug: str, offer_id: int):
+    """The terms a buyer accepting the offer now agrees to: the canonical JSON RSL's <terms> hashes."""
+    terms = standards.offer_terms(standards.published_dataset(db.session, slug), offer_id)
+    return Response(terms.body, mimetype="application/json", headers={"X-Terms-SHA256": terms.sha256})
+
+
+@bp.route("/robots.txt")
+def robots():
+    return Response(standards.robots_txt(standards.published_slugs(db.session), base=_base()), mimetype="text/plain")
