@@ -15,6 +15,7 @@ from marketplace.delivery.schemas import (
     WithdrawalArgs,
     WithdrawalPageSchema,
     DownloadCreateSchema,
+    DownloadLogArgs,
     DownloadLogSchema,
     DownloadSchema,
     ManifestSchema,
@@ -59,13 +60,16 @@ def create_download(body, license_id: int):
 @blp.route("/licenses/<int:license_id>/downloads", methods=["GET"])
 @blp.doc(security=BEARER)
 @require_api("buyer")
+@blp.arguments(DownloadLogArgs, location="query")
 @blp.response(200, DownloadLogSchema)
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
-def list_downloads(license_id: int):
-    """The license's download log, newest first (the latest 100)."""
+@blp.alt_response(422, description="Bad page or per_page.")
+def list_downloads(args, license_id: int):
+    """The license's download log (license, user, version, bytes, time), newest first."""
     license = buyer_license(db.session, api_principal().organization.id, license_id)
-    return {"items": services.download_log(db.session, license.id)}
+    items, total = services.download_log(db.session, license.id, page=args["page"], per_page=args["per_page"])
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
 def _log(grant: tokens.Grant, at):

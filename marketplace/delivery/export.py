@@ -36,6 +36,7 @@ from sqlalchemy import DateTime, bindparam
 from sqlalchemy.orm import Session
 
 from marketplace.consent.eligibility import EligibilityQuestion, bind, eligible_sql
+from marketplace.db import small_page_cache
 
 BATCH = 5_000
 CHUNK_BYTES = 1 << 20
@@ -183,12 +184,14 @@ ORDER BY r.id"""
 
 def _stream(session: Session, spec: ExportSpec, select_sql: str):
     statement, params = _statement(spec, select_sql)
-    result = session.connection().execute(
-        statement, params, execution_options={"stream_results": True, "yield_per": BATCH})
-    try:
-        yield from result.partitions()
-    finally:
-        result.close()
+    connection = session.connection()
+    with small_page_cache(connection):
+        result = connection.execute(statement, params,
+                                    execution_options={"stream_results": True, "yield_per": BATCH})
+        try:
+            yield from result.partitions()
+        finally:
+            result.close()
 
 
 class Export:

@@ -26,7 +26,7 @@ def license_delivery(session: Session, license: License, *, opt_in_regions: froz
         "annual": license.terms.get("billing") == "annual",
         "covered": [version.number for version in covered],
         "changes": services.version_changes(session, license) if covered else [],
-        "log": services.download_log(session, license.id),
+        "log": services.download_log(session, license.id)[0],
         "withdrawals": items,
         "withdrawals_total": total,
         "acknowledged_through": withdrawals.acknowledged_through(session, license.id),

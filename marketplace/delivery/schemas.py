@@ -58,8 +58,15 @@ class LoggedDownloadSchema(Schema):
     complete = fields.Boolean()
 
 
+class DownloadLogArgs(PageArgs):
+    """API.md's list arguments."""
+
+
 class DownloadLogSchema(Schema):
     items = fields.List(fields.Nested(LoggedDownloadSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 def naive_utc(value):

@@ -136,18 +136,20 @@ class LoggedDownload:
     complete: bool
 
 
-def download_log(session: Session, license_id: int, limit: int = 100) -> list[LoggedDownload]:
-    """The license's downloads, newest first."""
+def download_log(session: Session, license_id: int, *, page: int = 1,
+                 per_page: int = 100) -> tuple[list[LoggedDownload], int]:
+    """One page of the license's downloads, newest first, and how many in all."""
     since = DatasetVersion.__table__.alias("since")
+    total = session.scalar(select(func.count()).select_from(Download).where(Download.license_id == license_id))
     rows = session.execute(
         select(Download, User.email, DatasetVersion.number, since.c.number)
         .join(DatasetVersion, DatasetVersion.id == Download.version_id)
         .outerjoin(since, since.c.id == Download.since_version_id)
         .outerjoin(User, User.id == Download.user_id)
         .where(Download.license_id == license_id)
-        .order_by(Download.at.desc(), Download.id.desc()).limit(limit)).all()
+        .order_by(Download.at.desc(), Download.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     return [LoggedDownload(d.id, d.at, email, number, since_number, d.bytes, d.records, d.sha256, d.complete)
-            for d, email, number, since_number in rows]
+            for d, email, number, since_number in rows], int(total)
 
 
 def platform_download_log(session: Session, platform_id: int, limit: int = 200) -> list[dict]:

@@ -160,3 +160,22 @@ def test_gzip_only_when_asked(client, app, platform, buyer, stripe_gateway):
     logged = db.session.scalars(select(Download).order_by(Download.id)).all()
     assert [(d.gzip, d.bytes) for d in logged] == [(False, len(plain.data)), (True, len(plain.data)),
                                                    (False, len(plain.data))]
+
+
+def test_the_download_log_lists_each_download(client, app, platform, buyer, stripe_gateway):
+    dataset = listed(client, platform)
+    license = sell(client, app, buyer, dataset["offer"])
+    first, _ = download(client, buyer, license["id"])
+    signed = urls(client, buyer, license["id"])
+    client.get(signed["url"], headers={"Accept-Encoding": "gzip"}).get_data()
+    response = client.get(f"/api/v1/licenses/{license['id']}/downloads", headers=buyer["headers"])
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["total"], body["page"], body["per_page"]) == (2, 1, 50)
+    assert [(d["user"], d["version"], d["since_version"], d["records"], d["bytes"], d["sha256"], d["complete"])
+            for d in body["items"]] == [(buyer["email"], "1.0.0", None, 9, len(first),
+                                         hashlib.sha256(first).hexdigest(), True)] * 2
+    other = factories.signup(client, "buyer", "Other")
+    assert_error(client.get(f"/api/v1/licenses/{license['id']}/downloads", headers=other["headers"]), 404)
+    assert_error(client.get(f"/api/v1/licenses/{license['id']}/downloads?per_page=500", headers=buyer["headers"]), 422,
+                 "per_page")
