@@ -18,6 +18,7 @@ the feed up to a time (`acknowledge`); the receipts only move forward.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,9 +69,18 @@ def _consent_withdrawals(session: Session, license: License, dataset: Dataset, d
             weighting=dataset.weighting, version_ids=(version_id,), scopes=tuple(license.terms["scopes"]),
             at=at, opt_in_regions=opt_in_regions)
 
+    # Among the candidates, eligibility at a moment depends only on which of their decisions were
+    # made by then: downloads of a version between the same two decisions give the same answer,
+    # so the rule is asked once per (version, interval), as of the latest download in it.
+    changes = list(session.scalars(select(Consent.at).where(
+        Consent.platform_id == dataset.platform_id, Consent.at > first, Consent.at <= now).distinct()
+        .order_by(Consent.at)))
+    latest: dict[tuple[int, int], tuple[int, int, datetime]] = {}
+    for version_id, revision, at in downloads:
+        latest[(version_id, bisect_right(changes, at))] = (version_id, revision, at)
     now_by_version: dict[int, set[int]] = {}
     delivered: dict[int, tuple[datetime, int]] = {}  # contributor → (last delivered at, highest revision)
-    for version_id, revision, at in downloads:
+    for version_id, revision, at in latest.values():
         if version_id not in now_by_version:
             now_by_version[version_id] = _eligible_candidates(session, question(version_id, now), first, now)
         for contributor_id in _eligible_candidates(session, question(version_id, at), first, now):

@@ -97,3 +97,23 @@ def test_an_acknowledgment_moves_forward_only(client, app, platform, buyer, stri
 
 def feed_response(client, buyer, license_id, **query):
     return client.get(f"/api/v1/licenses/{license_id}/withdrawals", query_string=query, headers=buyer["headers"])
+
+
+def test_a_contributor_who_came_back_and_left_again_is_listed_from_the_last_delivery(client, app, platform, buyer,
+                                                                                      stripe_gateway):
+    dataset = listed(client, platform)
+    license = sell(client, app, buyer, dataset["offer"])
+    cy = claimed(platform, "cy")
+    download(client, buyer, license["id"])
+    download(client, buyer, license["id"])  # the same answer: asked once
+    assert decide(client, cy, platform=platform["slug"], scope="*", status="withdrawn").status_code == 200
+    first = feed(client, buyer, license["id"])["items"]
+    assert [item["external_id"] for item in first] == ["r5"]
+    assert decide(client, cy, platform=platform["slug"], scope="*", status="granted").status_code == 200
+    assert feed(client, buyer, license["id"])["total"] == 0  # they may hold it again
+    body, _ = download(client, buyer, license["id"])
+    assert b'"r5"' in body
+    assert decide(client, cy, platform=platform["slug"], scope="*", status="withdrawn").status_code == 200
+    again = feed(client, buyer, license["id"])["items"]
+    assert [item["external_id"] for item in again] == ["r5"]
+    assert at(again[0]["withdrawn_at"]) > at(first[0]["withdrawn_at"])  # from the decision after the last delivery
