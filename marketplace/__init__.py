@@ -50,9 +50,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
     from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.delivery.presenters import license_delivery
+    from marketplace.licensing.presenters import register_license_page_section
     from marketplace.licensing.settlement import LicenseSettlement
     from marketplace.accounts import jobs as account_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.delivery import jobs as delivery_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
     from marketplace.accounts import auth
@@ -71,6 +74,8 @@ def _init_extensions(app: Flask) -> None:
     allocation_check.register()
     app.extensions["payment_gateway"] = payments.build_gateway(app.config)
     settlement.register(LicenseSettlement())
+    register_license_page_section("delivery", lambda session, license: license_delivery(
+        session, license, opt_in_regions=app.config["OPT_IN_REGIONS"]))
 
 
 def _spec_kwargs() -> dict:
@@ -93,15 +98,17 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.catalog import api as catalog_api
     from marketplace.catalog import views as catalog_views
     from marketplace.consent import api as consent_api
-    from marketplace.consent import views as consent_views
     from marketplace.contributors import (
         claims_api,
         claims_views,
+        consent_views,
         erasure_api,
         erasure_views,
         statement_api,
         statement_views,
     )
+    from marketplace.delivery import api as delivery_api
+    from marketplace.delivery import views as delivery_views
     from marketplace.extensions import api, csrf
     from marketplace.ledger import api as ledger_api
     from marketplace.ledger import views as ledger_views
@@ -113,7 +120,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
                       claims_api.blp, statement_api.blp, consent_api.blp, erasure_api.blp,
-                      transparency_api.blp):
+                      transparency_api.blp, delivery_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -127,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(erasure_views.bp)
     app.register_blueprint(transparency_views.bp)
+    app.register_blueprint(delivery_views.bp)
 
 
 def _register_cli(app: Flask) -> None:
@@ -134,6 +142,7 @@ def _register_cli(app: Flask) -> None:
     from marketplace.accounts import cli as accounts_cli
     from marketplace.catalog import cli as catalog_cli
     from marketplace.contributors import cli as contributors_cli
+    from marketplace.delivery import cli as delivery_cli
     from marketplace.ledger import cli as ledger_cli
 
     app.cli.add_command(catalog_cli.records)
@@ -142,3 +151,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(contributors_cli.claim_codes)
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(jobs.worker_command)
+    app.cli.add_command(delivery_cli.delivery)

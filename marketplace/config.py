@@ -66,6 +66,11 @@ def load() -> dict:
         #: Seconds a dataset's public transparency report is reused while nothing it is computed
         #: from changed (marketplace/transparency/cache.py); 0 computes it on every view.
         "TRANSPARENCY_CACHE_SECONDS": _int("TRANSPARENCY_CACHE_SECONDS", 60),
+        #: Seconds a download's signed URLs (the export and its manifest) stay valid.
+        "DOWNLOAD_TTL_SECONDS": _int("DOWNLOAD_TTL_SECONDS", 900),
+        #: Days a buyer has to acknowledge a withdrawal before the transparency report counts
+        #: its license as overdue.
+        "ACK_OVERDUE_DAYS": _int("ACK_OVERDUE_DAYS", 30),
         #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
         "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
         #: Rate-limit storage (Flask-Limiter URI); memory suits one process.

@@ -1,6 +1,8 @@
 """The declarative base every model shares, and the database-wide conventions."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -87,3 +89,20 @@ def begin_immediate(session) -> None:
     if session.in_transaction():
         return
     session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
+@contextmanager
+def small_page_cache(connection, kib: int = 8192) -> Iterator[None]:
+    """Hold SQLite's page cache to `kib` KiB on `connection` while one long scan streams (an
+    export reads every page once: the app's 64 MB cache would fill with pages never read again,
+    and stay in the process's memory); the connection's own setting comes back after. Other
+    databases keep their own buffer pool: nothing to do."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")

@@ -5,7 +5,7 @@ the JSON API and handed to the same services.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -72,8 +72,13 @@ def dataset_page(slug: str):
     sample = services.sample_records(db.session, dataset.id)
     quotes = {offer.id: offers.quote(offer, dataset.latest_version) for offer in dataset.offers}
     is_owner = viewer_organization_id() == dataset.platform_id
-    return render_template("catalog/dataset.html", dataset=dataset, sample=sample, quotes=quotes,
-                           is_owner=is_owner)
+    response = make_response(render_template("catalog/dataset.html", dataset=dataset, sample=sample,
+                                             quotes=quotes, is_owner=is_owner))
+    if dataset.is_public and dataset.latest_version is not None:
+        # RSL's discovery: the dataset's machine-readable terms (delivery serves them).
+        terms = current_app.config["BASE_URL"].rstrip("/") + url_for("delivery.license_xml", slug=dataset.slug)
+        response.headers["Link"] = f'<{terms}>; rel="license"; type="application/rsl+xml"'
+    return response
 
 
 # ---- platform workbench ----------------------------------------------------------------

@@ -2,6 +2,8 @@
 payment, and how its payments were shared."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,3 +73,18 @@ def license_refunds(session: Session, license_id: int) -> list[Refund]:
     if not ids:
         return []
     return list(session.scalars(select(Refund).where(Refund.payment_id.in_(ids)).order_by(Refund.id)))
+
+
+#: Sections other domains add to the buyer's license page (delivery: downloads, manifest,
+#: withdrawals), by name. Registered in create_app, so licensing imports none of them: the
+#: dependency points from delivery to licensing.
+_page_sections: dict[str, Callable[[Session, License], dict]] = {}
+
+
+def register_license_page_section(name: str, build: Callable[[Session, License], dict]) -> None:
+    _page_sections[name] = build
+
+
+def license_page_sections(session: Session, license: License) -> dict[str, dict]:
+    """Each registered section's context for this license (read only: the page is a GET)."""
+    return {name: build(session, license) for name, build in _page_sections.items()}

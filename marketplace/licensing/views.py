@@ -9,7 +9,7 @@ from marketplace.boundary import attempt
 from marketplace.catalog.offers import quote
 from marketplace.extensions import db
 from marketplace.licensing import services
-from marketplace.licensing.presenters import license_refunds, license_split, license_view
+from marketplace.licensing.presenters import license_page_sections, license_refunds, license_split, license_view
 from marketplace.money import format_major, parse_major
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentStatus
@@ -86,7 +86,8 @@ def license_page(license_id: int):
     template = "licensing/_status.html" if request.headers.get("HX-Request") else "licensing/license.html"
     return render_template(template, license=license, view=license_view(db.session, license),
                            payments=payments.license_payments(db.session, license.id),
-                           refunds=license_refunds(db.session, license.id))
+                           refunds=license_refunds(db.session, license.id),
+                           sections=license_page_sections(db.session, license))
 
 
 @bp.route("/licenses/<int:license_id>/cancel", methods=["POST"])

@@ -25,7 +25,8 @@ def dataset_transparency(slug: str):
     dataset = catalog.visible_dataset(db.session, slug, viewer_organization_id())
     config = current_app.config
     return cache.cached_dataset_report(db.session, dataset, currency=config["CURRENCY"],
-                                       opt_in_regions=config["OPT_IN_REGIONS"])
+                                       opt_in_regions=config["OPT_IN_REGIONS"],
+                                       ack_overdue_days=config["ACK_OVERDUE_DAYS"])
 
 
 @blp.route("/platform/report", methods=["GET"])

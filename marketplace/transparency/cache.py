@@ -11,7 +11,8 @@ page anyone may open. A computed report is kept, per app, under the dataset's fi
   and erasure bumps its dataset's; an import elsewhere on the platform can change a
   contributor's region, which counts here too);
 - how many versions, the dataset's offers (how many, how many open), its consent policy
-  and weighting.
+  and weighting;
+- deliveries: how many downloads of its licenses and deletion receipts (the overdue count).
 
 Counts rather than newest ids: on PostgreSQL a row with a smaller id can commit after one
 with a larger id, and a newest-id marker would then miss it; an append-only table's count
@@ -47,7 +48,9 @@ SELECT
   (SELECT SUM(revision) FROM datasets WHERE platform_id = :platform_id),
   (SELECT COUNT(*) FROM dataset_versions WHERE dataset_id = :dataset_id),
   (SELECT COUNT(*) FROM offers WHERE dataset_id = :dataset_id),
-  (SELECT COUNT(*) FROM offers WHERE dataset_id = :dataset_id AND retired_at IS NULL)
+  (SELECT COUNT(*) FROM offers WHERE dataset_id = :dataset_id AND retired_at IS NULL),
+  (SELECT COUNT(*) FROM downloads d JOIN licenses l ON l.id = d.license_id WHERE l.dataset_id = :dataset_id),
+  (SELECT COUNT(*) FROM withdrawal_acks k JOIN licenses l ON l.id = k.license_id WHERE l.dataset_id = :dataset_id)
 """)
 
 
@@ -98,17 +101,19 @@ def fingerprint(session: Session, dataset: Dataset, currency: str) -> tuple:
 
 
 def cached_dataset_report(session: Session, dataset: Dataset, *, currency: str,
-                          opt_in_regions: frozenset[str]) -> DatasetReport:
+                          opt_in_regions: frozenset[str], ack_overdue_days: int = 30) -> DatasetReport:
     """`reports.dataset_report`, computed again only when its fingerprint changed or it aged out."""
     cache = report_cache()
     if cache.seconds <= 0:
-        return dataset_report(session, dataset, currency=currency, opt_in_regions=opt_in_regions)
-    key = (*fingerprint(session, dataset, currency), opt_in_regions)
+        return dataset_report(session, dataset, currency=currency, opt_in_regions=opt_in_regions,
+                              ack_overdue_days=ack_overdue_days)
+    key = (*fingerprint(session, dataset, currency), opt_in_regions, ack_overdue_days)
     kept = cache.get(key)
     if kept is not None:
         # The dataset's own row (title, status) is this request's.
         return replace(kept, dataset=dataset)
-    report = dataset_report(session, dataset, currency=currency, opt_in_regions=opt_in_regions)
+    report = dataset_report(session, dataset, currency=currency, opt_in_regions=opt_in_regions,
+                              ack_overdue_days=ack_overdue_days)
     # Kept without the ORM object: it belongs to this request's session, and whatever the page
     # loads onto it afterwards would stay in memory with it.
     cache.put(key, replace(report, dataset=None))

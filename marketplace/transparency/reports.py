@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import SCOPES, Dataset
 from marketplace.db import utcnow
+from marketplace.delivery.withdrawals import overdue_licenses
 from marketplace.allocation.models import Allocation
 from marketplace.ledger.models import MARKETPLACE, LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
@@ -132,6 +133,8 @@ class DatasetReport:
     consent: ConsentCounts
     #: Per offered scope: contributors of the latest version eligible now (the one rule).
     eligible_now_by_scope: dict[str, int]
+    #: Licenses with a withdrawal older than ACK_OVERDUE_DAYS that their buyer has not acknowledged.
+    licenses_ack_overdue: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class PlatformReport:
 
 
 def dataset_report(session: Session, dataset: Dataset, *, currency: str, opt_in_regions: frozenset[str],
-                   at: datetime | None = None) -> DatasetReport:
+                   at: datetime | None = None, ack_overdue_days: int = 30) -> DatasetReport:
     """The public transparency report of `dataset` (the caller decides who may see it)."""
     at = at or utcnow()
     params = {"dataset_id": dataset.id, "currency": currency}
@@ -179,6 +182,8 @@ def dataset_report(session: Session, dataset: Dataset, *, currency: str, opt_in_
         offered_scopes=scopes,
         consent=consent_counts(session, question),
         eligible_now_by_scope=eligible_now_by_scope(session, question),
+        licenses_ack_overdue=overdue_licenses(session, dataset.id, days=ack_overdue_days,
+                                              opt_in_regions=opt_in_regions, now=at),
     )
 
 

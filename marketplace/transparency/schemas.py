@@ -66,6 +66,8 @@ class TransparencySchema(FiguresSchema):
         "description": "Contributors with live records by their applying decisions for the offered scopes."})
     eligible_now_by_scope = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
         "description": "Per offered scope: contributors of the latest version eligible now."})
+    licenses_ack_overdue = fields.Integer(metadata={
+        "description": "Licenses with a withdrawal older than ACK_OVERDUE_DAYS (default 30) not yet acknowledged."})
 
 
 class PlatformDatasetSchema(FiguresSchema):

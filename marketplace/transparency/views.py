@@ -19,7 +19,8 @@ def dataset(slug: str):
     found = catalog.visible_dataset(db.session, slug, viewer_organization_id())
     config = current_app.config
     report = cache.cached_dataset_report(db.session, found, currency=config["CURRENCY"],
-                                         opt_in_regions=config["OPT_IN_REGIONS"])
+                                         opt_in_regions=config["OPT_IN_REGIONS"],
+                                       ack_overdue_days=config["ACK_OVERDUE_DAYS"])
     # The chart's data, in a <script type="application/json"> block (the table holds the same).
     chart = {"labels": [bucket.label for bucket in report.payout_histogram],
              "contributors": [bucket.contributors for bucket in report.payout_histogram]}

@@ -1,4 +1,6 @@
-"""Web pages: the contributor's consent page."""
+"""Web pages: the contributor's consent page (blueprint "consent"). It lives with the contributor's
+other pages: it shows what the consent rules decide and what buyers acknowledged (delivery), and
+consent itself imports neither."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -7,11 +9,12 @@ from flask_login import current_user, login_required
 from marketplace.accounts.forms import EmptyForm
 from marketplace.accounts.guards import contributor_only, csrf_ok
 from marketplace.boundary import attempt
+from marketplace.catalog.contributors import identities
 from marketplace.catalog.models import SCOPES
 from marketplace.consent import services
 from marketplace.consent.presenters import consent_items, names
 from marketplace.consent.schemas import SCOPE_CHOICES
-from marketplace.catalog.contributors import identities
+from marketplace.delivery.withdrawals import contributor_acknowledgments
 from marketplace.extensions import db
 
 bp = Blueprint("consent", __name__)
@@ -37,6 +40,7 @@ def page():
         current=consent_items(db.session, services.current_consents(db.session, ids)),
         history=consent_items(db.session, services.history(db.session, ids)),
         scopes=SCOPES, scope_choices=SCOPE_CHOICES, scope_labels=SCOPE_LABELS, form=EmptyForm(),
+        acknowledgments=contributor_acknowledgments(db.session, ids, opt_in_regions=regions),
     )
 
 
