@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from marshmallow import fields
 
-from marketplace.text import NO_NUL
+from marketplace.text import NO_NUL, has_nul
 
 
 class String(fields.String):
@@ -15,6 +15,6 @@ class String(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
+        if has_nul(text):
             raise self.make_error("nul")
         return text

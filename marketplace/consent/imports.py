@@ -4,8 +4,8 @@ A line: {"contributor": "<external id>", "dataset": "<slug>" or null (platform-w
 "scope": "*" or a scope, "status": "granted"|"withdrawn", "at": ISO 8601 (default: now)}.
 Every row keeps where it came from: "platform-import:<source>". Written in batches (one
 INSERT per batch, contributors resolved per batch), so memory stays flat at any size; one bad
-line and the caller rolls everything back (the lines' errors are reported like the records
-importer's).
+line and the caller rolls everything back (the lines' errors are reported like every bulk
+import's: marketplace/line_reader.py).
 """
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from marketplace.catalog.importer import MAX_ERRORS, ImportRejected, LineError
 from marketplace.catalog.models import SCOPES, Contributor, Dataset
-from marketplace.consent.models import ALL_SCOPES, CONSENT_STATUSES, Consent
+from marketplace.consent.models import ALL_SCOPES, ConsentStatus, Consent
 from marketplace.db import utcnow
 from marketplace.errors import Invalid, invalid_field
+from marketplace.line_reader import MAX_ERRORS, ImportRejected, LineError
+from marketplace.text import has_nul
 
 BATCH_SIZE = 2_000
 MAX_SOURCE = 100
@@ -52,7 +53,7 @@ def parse_line(obj, datasets: dict[str, int | None], now: datetime) -> tuple[str
     if type(obj) is not dict:
         raise LineError(None, "Each line must be a JSON object.")
     contributor = obj.get("contributor")
-    if type(contributor) is not str or not 0 < len(contributor) <= 200 or "\x00" in contributor:
+    if type(contributor) is not str or not 0 < len(contributor) <= 200 or has_nul(contributor):
         raise LineError("contributor", "Give the contributor's external id (1 to 200 characters).")
     slug = obj.get("dataset")
     if slug is not None and (type(slug) is not str or datasets.get(slug) is None):
@@ -61,7 +62,7 @@ def parse_line(obj, datasets: dict[str, int | None], now: datetime) -> tuple[str
     if scope != ALL_SCOPES and scope not in SCOPES:
         raise LineError("scope", f"Must be \"*\" or one of {', '.join(SCOPES)}.")
     status = obj.get("status")
-    if status not in CONSENT_STATUSES:
+    if status not in set(ConsentStatus):
         raise LineError("status", 'Must be "granted" or "withdrawn".')
     return contributor, datasets.get(slug) if slug is not None else None, scope, status, _moment(obj.get("at"), now)
 
@@ -74,7 +75,7 @@ def import_consents(session: Session, platform_id: int, objects: Iterable[tuple[
         the caller rolls back).
     """
     source = (source or "").strip()
-    if not 0 < len(source) <= MAX_SOURCE or "\x00" in source:
+    if not 0 < len(source) <= MAX_SOURCE or has_nul(source):
         raise invalid_field("source", f"Say where the consent was collected (1 to {MAX_SOURCE} characters).")
     datasets = dict(session.execute(select(Dataset.slug, Dataset.id).where(Dataset.platform_id == platform_id)).all())
     now, tag = utcnow(), f"platform-import:{source}"

@@ -1,0 +1,53 @@
+"""Uploads read a line at a time, and the one way every bulk import reports its bad lines.
+
+An import (records, consent) decodes each line once and checks it. A bad line stops the
+writing but not the checking, so one run reports every bad line (up to MAX_ERRORS, lines
+counted from 1); the caller then rolls the whole transaction back and nothing is written.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import orjson
+
+from marketplace.errors import Invalid
+
+#: Bad lines listed in one rejection; past that, the count ends in "+".
+MAX_ERRORS = 100
+
+
+class LineError(Exception):
+    """One bad line: `field` names what is wrong in it (None: the line as a whole)."""
+
+    def __init__(self, field_name: str | None, message: str):
+        self.field = field_name
+        self.message = message
+
+
+class ImportRejected(Invalid):
+    """Some lines were bad; nothing was written. `errors` = {"lines": [{line, field, message}]}."""
+
+    def __init__(self, line_errors: list[dict], truncated: bool):
+        first = line_errors[0]
+        where = f"line {first['line']}" + (f", {first['field']}" if first["field"] else "")
+        more = f" (only the first {MAX_ERRORS} are listed)" if truncated else ""
+        count = f"{len(line_errors)}{'+' if truncated else ''}"
+        super().__init__(
+            f"{count} bad line(s){more}; nothing was imported. First: {where}: {first['message']}"
+        )
+        self.errors = {"lines": line_errors}
+
+
+def ndjson_objects(lines: Iterable[bytes]) -> Iterator[tuple[int, object]]:
+    """(line number, decoded object) for each non-blank line; undecodable → a LineError object.
+
+    The LineError is yielded, not raised, so the caller goes on checking the lines after it.
+    """
+    loads = orjson.loads
+    for number, raw in enumerate(lines, start=1):
+        if not raw or raw.isspace():
+            continue
+        try:
+            yield number, loads(raw)
+        except orjson.JSONDecodeError:
+            yield number, LineError(None, "Not valid JSON.")
