@@ -2,10 +2,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
-from marketplace.text import EMAIL_SHAPE, NO_NUL
+from marketplace.text import EMAIL_SHAPE, NO_NUL, NUL
 
 #: PostgreSQL can't store NUL: refuse it on the form rather than fail on the insert.
-no_nul = Regexp(r"^[^\x00]*$", message=NO_NUL)
+no_nul = Regexp(f"^[^{NUL}]*$", message=NO_NUL)
 
 email_field = StringField(
     "E-mail", validators=[DataRequired(), Regexp(EMAIL_SHAPE, message="Not a valid e-mail address.")]

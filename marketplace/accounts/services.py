@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import ApiKey, Organization, User
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotFound, field_errors, invalid_field
-from marketplace.text import NO_NUL, is_email, slugify
+from marketplace.text import NO_NUL, has_nul, is_email, slugify
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "dvd_"
@@ -105,7 +105,7 @@ def sign_up(session: Session, kind: str, name: str, email: str, password: str):
     name = (name or "").strip()
     if not 2 <= len(name) <= 120:
         raise invalid_field("name", "Give a name of 2 to 120 characters.")
-    if "\x00" in name:
+    if has_nul(name):
         raise invalid_field("name", NO_NUL)
     organization = Organization(kind=kind, name=name, slug=unique_org_slug(session, name))
     session.add(organization)
@@ -118,7 +118,7 @@ def sign_up(session: Session, kind: str, name: str, email: str, password: str):
 
 def platform_by_slug(session: Session, slug: str) -> Organization:
     """The platform organization `slug`. :raise NotFound: none (a buyer's slug included)."""
-    platform = None if "\x00" in slug else session.scalar(
+    platform = None if has_nul(slug) else session.scalar(
         select(Organization).where(Organization.slug == slug, Organization.kind == "platform"))
     if platform is None:
         raise NotFound(f"No platform {slug!r}.")

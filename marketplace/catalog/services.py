@@ -11,6 +11,7 @@ from marketplace.catalog import search
 from marketplace.catalog.models import Dataset, DatasetLanguage, Record
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, NotFound
+from marketplace.text import has_nul
 
 EDITABLE_FIELDS = (
     "title", "summary", "description", "content_kind", "tags", "consent_policy", "weighting",
@@ -58,7 +59,7 @@ def _apply(dataset: Dataset, fields: dict) -> None:
 
 def owned_dataset(session: Session, platform_id: int, slug: str, *, lock: bool = False) -> Dataset:
     """The platform's own dataset. :raise NotFound: unknown, or another platform's."""
-    if "\x00" in slug:  # no slug holds NUL, and PostgreSQL refuses it even in a query
+    if has_nul(slug):  # no slug holds NUL, and PostgreSQL refuses it even in a query
         raise NotFound(f"No dataset {slug!r} among yours.")
     statement = select(Dataset).where(Dataset.slug == slug, Dataset.platform_id == platform_id)
     if lock:
@@ -71,7 +72,7 @@ def owned_dataset(session: Session, platform_id: int, slug: str, *, lock: bool =
 
 def _by_slug(session: Session, slug: str) -> Dataset | None:
     # No slug holds NUL, and PostgreSQL refuses it even in a query.
-    return None if "\x00" in slug else session.scalar(select(Dataset).where(Dataset.slug == slug))
+    return None if has_nul(slug) else session.scalar(select(Dataset).where(Dataset.slug == slug))
 
 
 def dataset_by_slug(session: Session, slug: str) -> Dataset:
@@ -146,7 +147,7 @@ def take_down(session: Session, dataset: Dataset, external_id: str) -> None:
     :raise NotFound: no record with that external id in the dataset.
     """
     row = None
-    if "\x00" not in external_id:  # no id holds NUL, and PostgreSQL refuses it even in a query
+    if not has_nul(external_id):  # no id holds NUL, and PostgreSQL refuses it even in a query
         row = session.execute(
             select(Record.id, Record.taken_down_at).where(
                 Record.dataset_id == dataset.id, Record.external_id == external_id

@@ -13,6 +13,7 @@ from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
 from marketplace.consent.models import ALL_SCOPES, ConsentStatus, Consent
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, invalid_field
+from marketplace.text import has_nul
 
 
 def record_consent(
@@ -158,7 +159,7 @@ def resolve_target(session: Session, user_id: int, *, platform: str | None, data
         raise invalid_field("platform", "Name the platform (for a platform-wide decision) or a dataset.")
     found = None
     if dataset:
-        found = session.scalar(select(Dataset).where(Dataset.slug == dataset)) if "\x00" not in dataset else None
+        found = session.scalar(select(Dataset).where(Dataset.slug == dataset)) if not has_nul(dataset) else None
         if found is None:
             raise NotFound(f"No dataset {dataset!r} on the platforms you are on.")
         platform_id = found.platform_id
@@ -166,7 +167,7 @@ def resolve_target(session: Session, user_id: int, *, platform: str | None, data
             raise invalid_field("platform", f"Dataset {dataset!r} is not on platform {platform!r}.")
     else:
         platform_id = session.scalar(select(Organization.id).where(
-            Organization.slug == platform, Organization.kind == "platform")) if "\x00" not in platform else None
+            Organization.slug == platform, Organization.kind == "platform")) if not has_nul(platform) else None
     contributor = None if platform_id is None else session.scalar(select(Contributor).where(
         Contributor.user_id == user_id, Contributor.platform_id == platform_id))
     if contributor is None:

@@ -37,6 +37,7 @@ from marketplace.contributors.identities import link
 from marketplace.contributors.models import ClaimCode
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, NotFound, field_errors, invalid_field
+from marketplace.text import has_nul
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed by hand survives.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,7 +105,7 @@ class IssuedCode(NamedTuple):
 
 def _platform_contributor(session: Session, platform_id: int, external_id: str, *,
                           lock: bool = False) -> Contributor:
-    if "\x00" in external_id:  # no id holds one; PostgreSQL would refuse to compare it (a 500)
+    if has_nul(external_id):  # no id holds one; PostgreSQL would refuse to compare it (a 500)
         raise NotFound(f"No contributor {external_id!r} on your platform.")
     statement = select(Contributor).where(Contributor.platform_id == platform_id,
                                           Contributor.external_id == external_id)

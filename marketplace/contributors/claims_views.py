@@ -20,6 +20,7 @@ from marketplace.contributors.schemas import ExportArgs
 from marketplace.catalog.contributors import identities as held_identities
 from marketplace.errors import DomainError, NotFound, flatten_errors
 from marketplace.extensions import db, limiter
+from marketplace.text import NUL
 
 bp = Blueprint("claims", __name__)
 
@@ -125,7 +126,7 @@ def _list_args() -> dict:
     values = request.values
     page = values.get("page", "1")
     claimed = values.get("claimed", "")
-    return {"q": values.get("q", "").strip()[:200].replace("\x00", ""),
+    return {"q": values.get("q", "").strip()[:200].replace(NUL, ""),
             "claimed": claimed if claimed in CLAIMED_FILTER else "",
             "page": int(page) if page.isdecimal() and 0 < int(page) < 10**9 else 1}
 

@@ -15,6 +15,7 @@ from marketplace.catalog.models import Dataset
 from marketplace.catalog.offers import quote
 from marketplace.errors import NotFound
 from marketplace.licensing.terms import canonical, terms_for, terms_sha256
+from marketplace.text import has_nul
 
 RSL_NAMESPACE = "https://rslstandard.org/rsl"
 RSL_TYPE = "application/rsl+xml"
@@ -39,7 +40,7 @@ def major_units(amount: int, currency: str) -> str:
 
 def published_dataset(session: Session, slug: str) -> Dataset:
     """:raise NotFound: unknown, unpublished, or without a version."""
-    dataset = None if "\x00" in slug else session.scalar(select(Dataset).where(Dataset.slug == slug))
+    dataset = None if has_nul(slug) else session.scalar(select(Dataset).where(Dataset.slug == slug))
     if dataset is None or not dataset.is_public or dataset.latest_version is None:
         raise NotFound(f"No published dataset {slug!r}.")
     return dataset
