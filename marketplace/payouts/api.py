@@ -84,8 +84,8 @@ def start_run(started_by: str) -> dict:
     run = services.start_run(db.session, currency=config["CURRENCY"], threshold=config["PAYOUT_THRESHOLD"],
                              started_by=started_by)
     reserved = services.reserve_all(db.session, run)
-    if any(True for _ in reserved):
-        after_commit(send_stripe_payouts)
+    # Stripe payouts (this run's, and any an earlier run left in transit) after the commit.
+    after_commit(send_stripe_payouts)
     return {"id": run.id, "payouts": len(reserved),
             "total": {"amount": sum(ref.amount for ref in reserved), "currency": run.currency},
             "skipped": {"below_threshold": run.below_threshold, "no_account": run.no_account,

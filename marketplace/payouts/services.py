@@ -276,6 +276,17 @@ def payouts_of(session: Session, payables: list[tuple[str, int]], *, page: int =
     return list(items), total
 
 
+def paid_out(session: Session, payables: list[tuple[str, int]], currency: str) -> int:
+    """What left the payables: payouts in transit or paid (failed ones returned). Raises nothing."""
+    if not payables:
+        return 0
+    from sqlalchemy import and_, or_
+
+    where = or_(*(and_(Payout.account == account, Payout.owner_id == owner) for account, owner in payables))
+    return int(session.scalar(select(func.coalesce(func.sum(Payout.amount), 0)).where(
+        where, Payout.currency == currency, Payout.status.in_((PayoutStatus.IN_TRANSIT, PayoutStatus.PAID)))))
+
+
 def run_summary(session: Session, run_id: int) -> dict:
     """A run's counts and totals by status. :raise NotFound: no such run."""
     run = session.get(PayoutRun, run_id)

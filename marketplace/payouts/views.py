@@ -1,7 +1,7 @@
 """Web pages: a payee's payout account and history; the admin's runs, files and results."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 
 from marketplace.accounts.auth import web_principal
@@ -9,6 +9,7 @@ from marketplace.accounts.guards import admin_only, csrf_ok
 from marketplace.boundary import attempt
 from marketplace.errors import DomainError
 from marketplace.extensions import db
+from marketplace.money import Money
 from marketplace.payouts import accounts, batch, services
 from marketplace.payouts.api import set_account, start_run
 from marketplace.payouts.payees import payables_of, payee_of
@@ -27,8 +28,11 @@ def _payee_principal():
 def payee_overview(principal, limit: int = 10) -> dict:
     """The account and the latest payouts, for this page, the statement and the platform report."""
     payee = payee_of(principal)
-    items, total = services.payouts_of(db.session, payables_of(db.session, payee), per_page=limit)
-    return {"account": accounts.account_of(db.session, payee), "payouts": items, "payouts_total": total}
+    payables = payables_of(db.session, payee)
+    items, total = services.payouts_of(db.session, payables, per_page=limit)
+    currency = current_app.config["CURRENCY"]
+    return {"account": accounts.account_of(db.session, payee), "payouts": items, "payouts_total": total,
+            "payouts_paid_out": Money(services.paid_out(db.session, payables, currency), currency)}
 
 
 @bp.route("/me/payout-account", methods=["GET", "POST"])
