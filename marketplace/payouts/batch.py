@@ -17,13 +17,13 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.payouts import services
-from marketplace.payouts.models import Payout, PayoutResult, PayoutRun, PayoutStatus, Provider
+from marketplace.payouts.models import Payout, PayoutRun, PayoutStatus, Provider
 
 #: ISO 4217 currencies without minor units (the rest have two, in version 1).
 ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd",
@@ -138,15 +138,17 @@ def import_results(session: Session, run_id: int, text: str) -> dict:
                            {"json": {name: [f"Payout {line.payout_id} is already {current}."]}})
     paid = sorted(set(paid))
     services.bulk_settle(session, paid, failed)
-    _record(session, lines, set(paid) | set(failed))
+    _record(session, sorted(set(paid) | set(failed)))
     return {"paid": sum(1 for line in lines if line.status == "paid"),
             "failed": sum(1 for line in lines if line.status == "failed")}
 
 
-def _record(session: Session, lines: list[ResultLine], settled: set[int]) -> None:
-    """Keep the processor's word (reconciliation's processor side) for the payouts settled now."""
+def _record(session: Session, settled: list[int]) -> None:
+    """Keep the processor's word (reconciliation's processor side) for the payouts settled now:
+    their new status and reason, copied set-based."""
     now = utcnow()
-    rows = {line.payout_id: {"payout_id": line.payout_id, "status": line.status, "reason": line.reason,
-                             "imported_at": now} for line in lines if line.payout_id in settled}
-    if rows:
-        session.connection().execute(insert(PayoutResult.__table__), list(rows.values()))
+    statement = text("INSERT INTO payout_results (payout_id, status, reason, imported_at) "
+                     "SELECT id, status, failure_reason, :now FROM payouts WHERE id IN :ids") \
+        .bindparams(bindparam("ids", expanding=True))
+    for start in range(0, len(settled), CHUNK):
+        session.execute(statement, {"now": now, "ids": settled[start:start + CHUNK]})

@@ -170,3 +170,14 @@ def test_the_admin_api_runs_serves_the_file_and_imports_results(client, runner, 
     assert settled.status_code == 200 and settled.get_json() == {"paid": 1, "failed": 0}
     assert client.get(f"/api/v1/admin/payout-runs/{body['id'] + 1}/batch.csv", headers=admin).status_code == 404
     assert client.post("/api/v1/admin/payout-runs", json={}, headers=factories.bearer("nope")).status_code == 401
+
+
+def test_the_bulk_path_hashes_each_step_as_post_transaction_does():
+    from marketplace.ledger import posting
+    from marketplace.payouts.postings import STEPS, PayoutRef, canonical_hash, entries
+
+    for account in ("contributor_payable", "platform_payable"):
+        payout = PayoutRef(id=7, account=account, owner_id=42, currency="usd", amount=3_907)
+        for step in STEPS:
+            assert canonical_hash(step, payout) == posting.request_hash(
+                {"kind": "payout", "currency": "usd", "entries": sorted(entries(step, payout))})
