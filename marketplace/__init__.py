@@ -55,6 +55,7 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
     from marketplace.payouts import jobs as payout_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.payouts import check as payout_check
     from marketplace.payouts import webhooks as payout_webhooks
     from marketplace.accounts import auth
     from marketplace.allocation import check as allocation_check
@@ -73,6 +74,7 @@ def _init_extensions(app: Flask) -> None:
     app.extensions["payment_gateway"] = payments.build_gateway(app.config)
     settlement.register(LicenseSettlement())
     payout_webhooks.register()
+    payout_check.register()
 
 
 def _spec_kwargs() -> dict:

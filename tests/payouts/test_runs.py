@@ -181,3 +181,16 @@ def test_the_bulk_path_hashes_each_step_as_post_transaction_does():
         for step in STEPS:
             assert canonical_hash(step, payout) == posting.request_hash(
                 {"kind": "payout", "currency": "usd", "entries": sorted(entries(step, payout))})
+
+
+def test_ledger_check_finds_a_payout_the_ledger_does_not_show(market, runner):
+    from sqlalchemy import text
+
+    ann = person_with(market["dataset"], "ann")
+    batch_account_for(user=ann)
+    run_now()
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0
+    # A status changed behind the ledger's back (the services never do this).
+    db.session.execute(text("UPDATE payouts SET status = 'paid'"))
+    checked = runner.invoke(args=["ledger", "check"])
+    assert checked.exit_code == 1 and "payouts match the ledger" in checked.output
