@@ -89,7 +89,7 @@ class PaymentGateway(Protocol):
     def create_transfer(self, *, amount: int, currency: str, destination: str, transfer_group: str,
                         metadata: dict[str, str], idempotency_key: str) -> CreatedTransfer: ...
 
-    def list_transfers(self) -> list[ProcessorTransfer]: ...
+    def list_transfers(self, transfer_group: str | None = None) -> list[ProcessorTransfer]: ...
 
 
 class StripeGateway:
@@ -200,10 +200,14 @@ class StripeGateway:
         return CreatedTransfer(id=transfer.id, amount=transfer.amount, currency=transfer.currency,
                                destination=_id_of(transfer.destination))
 
-    def list_transfers(self) -> list[ProcessorTransfer]:
-        """Every transfer of the platform, newest first (auto-paging, 100 a page)."""
+    def list_transfers(self, transfer_group: str | None = None) -> list[ProcessorTransfer]:
+        """Every transfer of the platform (of one transfer group, if given), newest first
+        (auto-paging, 100 a page). :raise GatewayError: Stripe failed."""
+        params: dict = {"limit": 100}
+        if transfer_group:
+            params["transfer_group"] = transfer_group
         try:
-            page = self.client.v1.transfers.list(params={"limit": 100})
+            page = self.client.v1.transfers.list(params=params)
             found = [ProcessorTransfer(
                 id=transfer.id, amount=transfer.amount, amount_reversed=transfer.amount_reversed or 0,
                 currency=transfer.currency, destination=_id_of(transfer.destination),

@@ -10,7 +10,9 @@ Each step is its own committed transaction (`boundary.unit_of_work`):
    `payout:{id}`, called outside any database transaction; then its outcome,
    committed: created → paid; definitively refused → failed (the money returns
    to the payable); a timeout, 5xx or lost response → left in transit, and the
-   next run calls again with the same key, so Stripe makes at most one transfer.
+   next run calls again with the same key, so Stripe makes at most one transfer. Stripe
+   prunes keys after 24 hours: a payout reserved longer ago than KEY_LIFETIME is first
+   looked for among its run's transfer group, and recorded if Stripe has it.
 
 A crash between any two steps leaves a state the next run finishes from.
 Batch payouts wait in transit for the processor's results (batch.import_results).
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 
 from marketplace.boundary import unit_of_work
+from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.payments.gateway import GatewayError, PaymentGateway, TransferRefused
 from marketplace.payouts import services
@@ -31,6 +35,8 @@ from marketplace.payouts.models import PAYABLES, Payout, PayoutRun, PayoutStatus
 
 #: Payouts reserved per committed transaction.
 BATCH = 5000
+#: Stripe keeps an idempotency key at least this long; after it, a retry looks before it creates.
+KEY_LIFETIME = timedelta(hours=23)
 
 Progress = Callable[[str, int], None]
 
@@ -109,6 +115,13 @@ def send_transfer(gateway: PaymentGateway | None, payout_id: int) -> str:
     if facts is None:
         return "sent"  # settled meanwhile (another run): nothing to do
     try:
+        if utcnow() - facts["created_at"] > KEY_LIFETIME:
+            # Stripe may have pruned the key: a transfer an earlier call made would not be
+            # replayed but made again. Look for it first.
+            found = _already_made(gateway, payout_id, facts["run_id"])
+            if found is not None:
+                unit_of_work(lambda: services.mark_paid(db.session, payout_id, transfer_id=found))
+                return "sent"
         transfer = gateway.create_transfer(
             amount=facts["amount"], currency=facts["currency"], destination=facts["destination"],
             transfer_group=f"payout_run:{facts['run_id']}", metadata={"payout_id": str(payout_id)},
@@ -122,9 +135,17 @@ def send_transfer(gateway: PaymentGateway | None, payout_id: int) -> str:
     return "sent"
 
 
+def _already_made(gateway: PaymentGateway, payout_id: int, run_id: int) -> str | None:
+    """The id of a transfer of the payout's run group that names this payout, if Stripe has one."""
+    for transfer in gateway.list_transfers(transfer_group=f"payout_run:{run_id}"):
+        if str(transfer.metadata.get("payout_id")) == str(payout_id):
+            return transfer.id
+    return None
+
+
 def _facts(payout_id: int) -> dict | None:
     payout = db.session.get(Payout, payout_id)
     if payout is None or payout.status != PayoutStatus.IN_TRANSIT:
         return None
     return {"amount": payout.amount, "currency": payout.currency, "destination": payout.destination,
-            "run_id": payout.run_id}
+            "run_id": payout.run_id, "created_at": payout.created_at}

@@ -49,6 +49,10 @@ class FakeConnect(stripe.HTTPClient):
     def fail_next(self, path: str, *faults) -> None:
         self.faults[path].extend(faults)
 
+    def forget_keys(self) -> None:
+        """Stripe prunes idempotency keys after 24 hours."""
+        self.saved.clear()
+
     def transfer_posts(self) -> list[str | None]:
         return [key for method, path, key in self.requests if method == "post" and path == "/v1/transfers"]
 
@@ -116,7 +120,9 @@ class FakeConnect(stripe.HTTPClient):
             self.transfers[transfer["id"]] = transfer
             return transfer, 200
         if method == "get" and path == "/v1/transfers":
-            data = sorted(self.transfers.values(), key=lambda t: t["id"], reverse=True)
+            data = sorted((t for t in self.transfers.values()
+                           if not params.get("transfer_group") or t["transfer_group"] == params["transfer_group"]),
+                          key=lambda t: t["id"], reverse=True)
             return {"object": "list", "data": data, "has_more": False, "url": "/v1/transfers"}, 200
         return {"error": {"type": "invalid_request_error", "message": f"Unrecognized request URL ({path})"}}, 404
 

@@ -5,14 +5,16 @@ The market is test_runs.py's: ann is owed 3_907, the platform 5_864.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketplace.extensions import db
 from marketplace.payouts import accounts, services
 from marketplace.payouts import runner as runner_module
 from marketplace.payouts.accounts import Payee
-from marketplace.payouts.models import PayoutAccount
+from marketplace.payouts.models import Payout, PayoutAccount
 from tests.contributors_factory import claimed
 from tests.ledger import helpers as ledger
 from tests.licensing.helpers import event, post_event
@@ -172,4 +174,22 @@ def test_a_reversed_transfer_returns_the_money_once(client, app, market, connect
     (payout,) = payouts()
     assert payout.status == "failed" and payout.failure_reason == "Reversed by Stripe."
     assert (payable("contributor_payable", market["ann"]), kind_total("paid_out")) == (3_907, 0)
+    assert ledger_balanced()
+
+
+def test_after_a_day_a_retry_looks_for_the_transfer_before_making_one(market, connect):
+    stripe_ready(connect, person_with(market["dataset"], "ann"))
+    connect.fail_next("/v1/transfers", "lost")
+    runner_module.run(started_by="test")
+    (payout,) = payouts()
+    payout_id, reserved_at = payout.id, payout.created_at
+    connect.forget_keys()  # a day later
+    db.session.execute(update(Payout).where(Payout.id == payout_id).values(created_at=reserved_at - timedelta(hours=25)))
+    db.session.commit()
+
+    runner_module.run(started_by="test")
+
+    (payout,) = payouts()
+    assert len(connect.transfers) == 1 and connect.transfer_posts() == [f"payout:{payout_id}"]
+    assert payout.status == "paid" and payout.transfer_id == next(iter(connect.transfers))
     assert ledger_balanced()
