@@ -105,7 +105,7 @@ def main() -> None:
         from marketplace.boundary import unit_of_work
         from marketplace.extensions import db
         from marketplace.ledger.check import run_check
-        from marketplace.payouts import batch, runner, services
+        from marketplace.payouts import batch, outcomes, runner, services
         from marketplace.payouts.models import Payout
 
         in_ledger = {"seconds": 0.0}
@@ -118,7 +118,7 @@ def main() -> None:
             finally:
                 in_ledger["seconds"] += time.perf_counter() - started
 
-        services.post_many = timed_post_many
+        services.post_many = outcomes.post_many = timed_post_many
         with app.app_context():
             started, cpu_started = time.perf_counter(), time.process_time()
             outcome = runner.run(started_by="bench", batch=args.batch)

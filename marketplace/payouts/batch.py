@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Invalid, NotFound
-from marketplace.payouts import services
+from marketplace.payouts import outcomes
 from marketplace.payouts.models import Payout, PayoutRun, PayoutStatus, Provider
 
 #: ISO 4217 currencies without minor units (the rest have two, in version 1).
@@ -137,7 +137,7 @@ def import_results(session: Session, run_id: int, text: str) -> dict:
             raise Conflict(f"{name}: payout {line.payout_id} is already {current}.",
                            {"json": {name: [f"Payout {line.payout_id} is already {current}."]}})
     paid = sorted(set(paid))
-    services.bulk_settle(session, paid, failed)
+    outcomes.bulk_settle(session, paid, failed)
     _record(session, sorted(set(paid) | set(failed)))
     return {"paid": sum(1 for line in lines if line.status == "paid"),
             "failed": sum(1 for line in lines if line.status == "failed")}

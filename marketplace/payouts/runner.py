@@ -30,7 +30,7 @@ from marketplace.boundary import unit_of_work
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.payments.gateway import GatewayError, PaymentGateway, TransferRefused
-from marketplace.payouts import services
+from marketplace.payouts import outcomes, services
 from marketplace.payouts.models import PAYABLES, Payout, PayoutRun, PayoutStatus, Provider
 
 #: Payouts reserved per committed transaction.
@@ -120,18 +120,18 @@ def send_transfer(gateway: PaymentGateway | None, payout_id: int) -> str:
             # replayed but made again. Look for it first.
             found = _already_made(gateway, payout_id, facts["run_id"])
             if found is not None:
-                unit_of_work(lambda: services.mark_paid(db.session, payout_id, transfer_id=found))
+                unit_of_work(lambda: outcomes.mark_paid(db.session, payout_id, transfer_id=found))
                 return "sent"
         transfer = gateway.create_transfer(
             amount=facts["amount"], currency=facts["currency"], destination=facts["destination"],
             transfer_group=f"payout_run:{facts['run_id']}", metadata={"payout_id": str(payout_id)},
             idempotency_key=f"payout:{payout_id}")
     except TransferRefused as error:
-        unit_of_work(lambda: services.mark_failed(db.session, payout_id, f"Stripe refused: {error}"))
+        unit_of_work(lambda: outcomes.mark_failed(db.session, payout_id, f"Stripe refused: {error}"))
         return "refused"
     except GatewayError:
         return "retrying"
-    unit_of_work(lambda: services.mark_paid(db.session, payout_id, transfer_id=transfer.id))
+    unit_of_work(lambda: outcomes.mark_paid(db.session, payout_id, transfer_id=transfer.id))
     return "sent"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from marketplace.payments import webhooks
-from marketplace.payouts import accounts, services
+from marketplace.payouts import accounts, outcomes
 
 
 def account_updated(session: Session, account: dict, _event_id: str) -> None:
@@ -19,7 +19,7 @@ def transfer_reversed(session: Session, transfer: dict, _event_id: str) -> None:
     (A partial reversal changes nothing here; reconciliation shows it as an amount mismatch.)"""
     amount, reversed_amount = int(transfer.get("amount") or 0), int(transfer.get("amount_reversed") or 0)
     if transfer.get("id") and amount and reversed_amount >= amount:
-        services.mark_reversed(session, str(transfer["id"]), "Reversed by Stripe.")
+        outcomes.mark_reversed(session, str(transfer["id"]), "Reversed by Stripe.")
 
 
 def register() -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from marketplace.extensions import db
-from marketplace.payouts import accounts, services
+from marketplace.payouts import accounts, outcomes
 from marketplace.payouts import runner as runner_module
 from marketplace.payouts.accounts import Payee
 from marketplace.payouts.models import Payout, PayoutAccount
@@ -133,7 +133,7 @@ def test_a_crash_after_any_step_then_a_rerun_makes_exactly_one_transfer(market, 
         if point == CRASH_POINTS[0]:
             patched.setattr(runner_module, "send_transfer", crash)
         elif point == CRASH_POINTS[1]:
-            patched.setattr(services, "mark_paid", crash)
+            patched.setattr(outcomes, "mark_paid", crash)
         else:
             real = runner_module.send_transfer
 
