@@ -58,6 +58,9 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.delivery import jobs as delivery_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
+    from marketplace.payouts import jobs as payout_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.payouts import check as payout_check
+    from marketplace.payouts import webhooks as payout_webhooks
     from marketplace.accounts import auth
     from marketplace.allocation import check as allocation_check
     from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
@@ -76,6 +79,8 @@ def _init_extensions(app: Flask) -> None:
     settlement.register(LicenseSettlement())
     register_license_page_section("delivery", lambda session, license: license_delivery(
         session, license, opt_in_regions=app.config["OPT_IN_REGIONS"]))
+    payout_webhooks.register()
+    payout_check.register()
 
 
 def _spec_kwargs() -> dict:
@@ -115,12 +120,14 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.licensing import api as licensing_api
     from marketplace.licensing import views as licensing_views
     from marketplace.payments import api as payments_api
+    from marketplace.payouts import api as payouts_api
+    from marketplace.payouts import views as payouts_views
     from marketplace.transparency import api as transparency_api
     from marketplace.transparency import views as transparency_views
 
     for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
                       claims_api.blp, statement_api.blp, consent_api.blp, erasure_api.blp,
-                      transparency_api.blp, delivery_api.blp):
+                      transparency_api.blp, delivery_api.blp, payouts_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -135,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(erasure_views.bp)
     app.register_blueprint(transparency_views.bp)
     app.register_blueprint(delivery_views.bp)
+    app.register_blueprint(payouts_views.bp)
 
 
 def _register_cli(app: Flask) -> None:
@@ -144,6 +152,7 @@ def _register_cli(app: Flask) -> None:
     from marketplace.contributors import cli as contributors_cli
     from marketplace.delivery import cli as delivery_cli
     from marketplace.ledger import cli as ledger_cli
+    from marketplace.payouts import cli as payouts_cli
 
     app.cli.add_command(catalog_cli.records)
     app.cli.add_command(accounts_cli.admin)
@@ -152,3 +161,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(jobs.worker_command)
     app.cli.add_command(delivery_cli.delivery)
+    app.cli.add_command(payouts_cli.payouts)

@@ -117,8 +117,6 @@ def unit_of_work(work: Callable[[], object], *, write: bool = True, attempts: in
             if not is_locked(error) or attempt == attempts:
                 raise
             time.sleep(base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
-        finally:
-            db.session.remove()
     raise AssertionError("unreachable")
 
 

@@ -467,11 +467,20 @@ def load(scale: Scale, seed: int, console: Console) -> dict[str, str]:
     for account in (FORUM, PHOTO):
         count = history.import_consent(seed, organizations[account], people[account], regions)
         console.print(f"  {account.organization}: {count:,} consent decisions imported")
-    history.claim_person([organizations[FORUM].id, organizations[PHOTO].id])
+    platform_ids = [organizations[FORUM].id, organizations[PHOTO].id]
+    person = history.claim_person(platform_ids)
+    others = history.claim_others(platform_ids, skip={CLAIMABLE, *history.PERSON.identities})
     # One unclaimed person's code, to try /claim with: codes are shown once, like API keys.
     keys["claim_code"] = claims.issue(db.session, organizations[FORUM].id, CLAIMABLE, issued_by=None).code
     buyer_user = db.session.scalar(select(User).where(User.email == BUYER.email))
-    for line in history.sell(organizations[BUYER], buyer_user):
+    config = current_app.config
+    platforms = [organizations[FORUM], organizations[PHOTO]]
+    # Sales, a run the processor paid, more sales, a run still in transit.
+    for part, settle in ((range(0, 3), True), (range(3, len(history.PURCHASES)), False)):
+        for line in history.sell(organizations[BUYER], buyer_user, part):
+            console.print(f"  {line}", soft_wrap=True)
+        line = history.pay_out([person, *others], platforms, currency=config["CURRENCY"],
+                               threshold=config["PAYOUT_THRESHOLD"], settle=settle)
         console.print(f"  {line}", soft_wrap=True)
     return keys
 

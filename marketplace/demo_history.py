@@ -94,10 +94,13 @@ def paid_license(buyer: Organization, user: User, offer_id: int, *, tag: str):
     return license, payment, payments.allocation_of(db.session, payment)
 
 
-def sell(buyer: Organization, user: User) -> list[str]:
-    """Buy and pay PURCHASES; refund one in part. Returns a line per sale."""
+def sell(buyer: Organization, user: User, purchases: range | None = None) -> list[str]:
+    """Buy and pay PURCHASES (or those numbered in `purchases`); refund one in part. Returns a line
+    per sale."""
     done = []
     for n, (slug, offer_name) in enumerate(PURCHASES):
+        if purchases is not None and n not in purchases:
+            continue
         offer = db.session.scalar(select(Offer).join(Dataset).where(Dataset.slug == slug, Offer.name == offer_name))
         license, payment, allocation = paid_license(buyer, user, offer.id, tag="demo")
         line = (f"license #{license.id}: {slug} / {offer_name}, {Money(license.price_amount, license.currency)} "
@@ -108,6 +111,48 @@ def sell(buyer: Organization, user: User) -> list[str]:
             line += f", {Money(refund, payment.currency)} refunded"
         done.append(line)
     return done
+
+
+#: Other claimed people (no log-in printed): how many per platform.
+OTHER_CLAIMED = 3
+
+
+def claim_others(platform_ids: list[int], skip: set[str]) -> list[User]:
+    """A few more people who claimed one identity each, the first contributors of each platform."""
+    people = []
+    for platform_id in platform_ids:
+        found = db.session.scalars(select(Contributor).where(
+            Contributor.platform_id == platform_id, Contributor.user_id.is_(None),
+            Contributor.external_id.not_in(skip)).order_by(Contributor.external_id).limit(OTHER_CLAIMED))
+        for contributor in found:
+            user = accounts.create_user(db.session, f"{contributor.external_id}@people.example.test",
+                                        "demo-contributor-pass", role="contributor")
+            link(db.session, contributor, user)
+            people.append(user)
+    return people
+
+
+def pay_out(payees: list[User], platforms: list[Organization], *, currency: str, threshold: int,
+            settle: bool) -> str:
+    """Batch payout accounts for `payees` and `platforms` (PayPal-style e-mails), then a run: every
+    payable due reserved; with `settle`, the processor's results imported as all paid."""
+    from marketplace.payouts import batch as payout_batch
+    from marketplace.payouts import services as payouts
+    from marketplace.payouts.accounts import Payee, account_of, set_batch_account
+
+    for user in payees:
+        if account_of(db.session, Payee(user_id=user.id)) is None:
+            set_batch_account(db.session, Payee(user_id=user.id), user.email.replace("people", "paypal"))
+    for platform in platforms:
+        if account_of(db.session, Payee(organization_id=platform.id)) is None:
+            set_batch_account(db.session, Payee(organization_id=platform.id), f"payouts@{platform.slug}.example.test")
+    run = payouts.start_run(db.session, currency=currency, threshold=threshold, started_by="demo")
+    reserved = payouts.reserve_all(db.session, run)
+    line = f"payout run #{run.id}: {len(reserved)} payouts, {sum(r.amount for r in reserved):,} {currency}"
+    if settle:
+        payout_batch.import_results(db.session, run.id, "".join(f"{r.id},paid\n" for r in reserved))
+        return line + ", paid (the processor's results imported)"
+    return line + ", in transit (its batch file awaits the processor)"
 
 
 def claim_person(platform_ids: list[int]) -> User:

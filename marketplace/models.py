@@ -22,3 +22,4 @@ from marketplace.licensing.models import License, LicenseTransition, LicenseVers
 from marketplace.payments.models import Dispute, Payment, Refund, WebhookEvent  # noqa: F401
 from marketplace.contributors.models import ClaimCode, ErasureRequest  # noqa: F401
 from marketplace.delivery.models import Download, WithdrawalAck  # noqa: F401,E402
+from marketplace.payouts.models import Payout, PayoutAccount, PayoutResult, PayoutRun  # noqa: F401

@@ -71,16 +71,19 @@ def world(client, runner, platform, buyer, stripe_gateway, app):
     download = client.post(f"/api/v1/licenses/{license['id']}/downloads", json={}, headers=buyer["headers"])
     assert download.status_code == 201, download.get_json()
     token = download.get_json()["url"].rstrip("/").rsplit("/", 1)[1]
+    run = client.post("/api/v1/admin/payout-runs", json={}, headers=admin)
+    assert run.status_code == 201, run.get_json()
     return {
         "values": {"slug": dataset["slug"], "license_id": license["id"], "offer_id": offer_id,
-                   "transaction_id": transaction_id, "external_id": "u0", "token": token},
+                   "transaction_id": transaction_id, "external_id": "u0", "token": token,
+                   "run_id": run.get_json()["id"]},
         "roles": {"anonymous": None, "platform": platform, "buyer": buyer, "contributor": person,
                   "admin": {"headers": admin}},
     }
 
 
 #: How each path parameter is filled from `world`.
-PARAMETERS = {"slug", "license_id", "offer_id", "transaction_id", "external_id", "token"}
+PARAMETERS = {"slug", "license_id", "offer_id", "transaction_id", "external_id", "token", "run_id"}
 SKIPPED_ENDPOINTS = {"static"}
 
 

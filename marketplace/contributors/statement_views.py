@@ -16,11 +16,13 @@ from flask import (
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from marketplace.accounts.auth import web_principal
 from marketplace.accounts.guards import contributor_only
 from marketplace.contributors import ledger_entries, statements
 from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
 from marketplace.extensions import db
+from marketplace.payouts.views import payee_overview
 from marketplace.text import spreadsheet_safe
 
 bp = Blueprint("statement", __name__)
@@ -47,10 +49,11 @@ def page():
         unfiltered = statements.statement(db.session, current_user.id, currency=current_app.config["CURRENCY"],
                                           per_page=PER_PAGE)
         return render_template("contributors/statement.html", statement=unfiltered, args=given,
-                               errors=error.messages), 422
+                               errors=error.messages, **payee_overview(web_principal())), 422
     found = statements.statement(db.session, current_user.id, currency=current_app.config["CURRENCY"],
                                  filters=filters_from(args), page=args["page"], per_page=PER_PAGE)
-    return render_template("contributors/statement.html", statement=found, args=given, errors=None)
+    return render_template("contributors/statement.html", statement=found, args=given, errors=None,
+                           **payee_overview(web_principal()))
 
 
 @bp.route("/me/statement.csv", endpoint="csv")

@@ -7,9 +7,9 @@ are sums of those entries and nothing else, so each traces to a ledger entry:
 - lifetime: the sum of every line, whatever the filters;
 - balance: the sum of every entry of the identities' payables (lines and payouts alike);
 - paid out: lifetime − balance, i.e. minus the entries of every other transaction on the
-  payable. Payouts come with a later issue under a kind of their own; reading them as
-  "whatever is not an earning" makes a failed transfer's return count back without a change
-  here, and today it is 0.
+  payable: payouts (marketplace/payouts), whose reservation takes the amount off the payable
+  and whose failure or reversal puts it back. So paid out is the payouts in transit or paid,
+  as API.md says, and a failed payout counts back without a change here.
 
 A statement is three set-based queries whatever the number of lines (the totals with the
 datasets present, the months, the page of lines with everything it shows): the page must

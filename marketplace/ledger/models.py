@@ -40,6 +40,7 @@ ACCOUNT_KINDS = {
     "processor_fees": "marketplace",       # the card processor's fees: the marketplace's cost
     "refunds_disputes": "marketplace",     # money returned to buyers or held by disputes
     "payouts_in_transit": "marketplace",   # sent to a payout account, not yet settled
+    "paid_out": "marketplace",             # payouts the processor confirmed: money that left
     "platform_payable": "organization",    # owed to a platform
     "contributor_payable": "contributor",  # owed to a contributor
     "dataset_unallocated": "dataset",      # a dataset's pool with no eligible contributor

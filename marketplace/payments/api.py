@@ -38,7 +38,7 @@ def stripe_webhook():
                              current_app.config["STRIPE_WEBHOOK_SECRET"])
     except SignatureError as error:
         raise BadSignature(str(error)) from error
-    if event["type"] not in webhooks.HANDLED:
+    if not webhooks.handled(event["type"]):
         return {"received": True, "duplicate": False}
     if not webhooks.record(db.session, event):
         return {"received": True, "duplicate": True}

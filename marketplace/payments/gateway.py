@@ -45,6 +45,31 @@ class CreatedRefund:
     amount: int
 
 
+class TransferRefused(GatewayError):
+    """The processor definitively refused a transfer (a 4xx other than a conflict or rate
+    limit): retrying with the same key would be refused again."""
+
+
+@dataclass(frozen=True)
+class CreatedTransfer:
+    id: str
+    amount: int
+    currency: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class ProcessorTransfer:
+    """A transfer as the processor lists it (reconciliation)."""
+
+    id: str
+    amount: int
+    amount_reversed: int
+    currency: str
+    destination: str
+    metadata: dict
+
+
 class PaymentGateway(Protocol):
     def create_intent(self, *, amount: int, currency: str, metadata: dict[str, str],
                       idempotency_key: str) -> CreatedIntent: ...
@@ -55,11 +80,24 @@ class PaymentGateway(Protocol):
     def refund(self, *, payment_intent_id: str, amount: int, idempotency_key: str,
                metadata: dict[str, str]) -> CreatedRefund: ...
 
+    # Stripe Connect (payouts).
+    def create_connected_account(self, *, email: str | None, metadata: dict[str, str],
+                                 idempotency_key: str) -> str: ...
+
+    def create_account_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str: ...
+
+    def create_transfer(self, *, amount: int, currency: str, destination: str, transfer_group: str,
+                        metadata: dict[str, str], idempotency_key: str) -> CreatedTransfer: ...
+
+    def list_transfers(self, transfer_group: str | None = None) -> list[ProcessorTransfer]: ...
+
 
 class StripeGateway:
-    def __init__(self, secret_key: str, api_base: str | None = None):
+    def __init__(self, secret_key: str, api_base: str | None = None, *,
+                 http_client: stripe.HTTPClient | None = None, max_network_retries: int = 2):
         base = {"api": api_base.rstrip("/")} if api_base else None
-        self.client = stripe.StripeClient(secret_key, base_addresses=base, max_network_retries=2)
+        self.client = stripe.StripeClient(secret_key, base_addresses=base, http_client=http_client,
+                                          max_network_retries=max_network_retries)
 
     def create_intent(self, *, amount, currency, metadata, idempotency_key) -> CreatedIntent:
         try:
@@ -111,6 +149,77 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise GatewayError(_message(error)) from error
         return CreatedRefund(id=refund.id, amount=refund.amount)
+
+
+    # ---- Stripe Connect: Express accounts and transfers (payouts) ----------------------
+
+    def create_connected_account(self, *, email, metadata, idempotency_key) -> str:
+        """An Express connected account that can receive transfers; returns its id (acct_…)."""
+        params = {"type": "express", "capabilities": {"transfers": {"requested": True}},
+                  "metadata": metadata}
+        if email:
+            params["email"] = email
+        try:
+            account = self.client.v1.accounts.create(params=params,
+                                                     options={"idempotency_key": idempotency_key})
+        except stripe.StripeError as error:
+            raise GatewayError(_message(error)) from error
+        return account.id
+
+    def create_account_link(self, account_id, *, refresh_url, return_url) -> str:
+        """A one-time onboarding URL for the account (links expire: a new one each time)."""
+        try:
+            link = self.client.v1.account_links.create(params={
+                "account": account_id, "refresh_url": refresh_url, "return_url": return_url,
+                "type": "account_onboarding"})
+        except stripe.StripeError as error:
+            raise GatewayError(_message(error)) from error
+        return link.url
+
+    def create_transfer(self, *, amount, currency, destination, transfer_group, metadata,
+                        idempotency_key) -> CreatedTransfer:
+        """Move `amount` from the platform's balance to the connected account.
+
+        The same key replays Stripe's first answer (success or refusal) for 24 hours.
+        :raise TransferRefused: a definitive refusal (invalid request, permission, auth).
+        :raise GatewayError: a timeout, a connection error, a 5xx, a rate limit or a
+            conflict: the outcome is unknown and the call must be retried with the same key.
+        """
+        try:
+            transfer = self.client.v1.transfers.create(
+                params={"amount": amount, "currency": currency, "destination": destination,
+                        "transfer_group": transfer_group, "metadata": metadata},
+                options={"idempotency_key": idempotency_key})
+        except (stripe.InvalidRequestError, stripe.PermissionError, stripe.AuthenticationError,
+                stripe.CardError) as error:
+            if getattr(error, "http_status", None) in (409, 429):
+                raise GatewayError(_message(error)) from error
+            raise TransferRefused(_message(error)) from error
+        except stripe.StripeError as error:
+            raise GatewayError(_message(error)) from error
+        return CreatedTransfer(id=transfer.id, amount=transfer.amount, currency=transfer.currency,
+                               destination=_id_of(transfer.destination))
+
+    def list_transfers(self, transfer_group: str | None = None) -> list[ProcessorTransfer]:
+        """Every transfer of the platform (of one transfer group, if given), newest first
+        (auto-paging, 100 a page). :raise GatewayError: Stripe failed."""
+        params: dict = {"limit": 100}
+        if transfer_group:
+            params["transfer_group"] = transfer_group
+        try:
+            page = self.client.v1.transfers.list(params=params)
+            found = [ProcessorTransfer(
+                id=transfer.id, amount=transfer.amount, amount_reversed=transfer.amount_reversed or 0,
+                currency=transfer.currency, destination=_id_of(transfer.destination),
+                metadata=dict((transfer.to_dict().get("metadata") or {})))
+                for transfer in page.auto_paging_iter()]
+        except stripe.StripeError as error:
+            raise GatewayError(_message(error)) from error
+        return found
+
+
+def _id_of(value) -> str:
+    return value if isinstance(value, str) else getattr(value, "id", "") or ""
 
 
 def _message(error: stripe.StripeError) -> str:

@@ -7,6 +7,8 @@ so a new event id carrying the same facts adds nothing either.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +20,19 @@ HANDLED = (
     "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
     "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
 )
+
+#: Other domains' events (payouts: Connect accounts and transfers), registered in create_app so
+#: payments imports none of them: event type → handler(session, event object, event id).
+_registered: dict[str, Callable[[Session, dict, str], None]] = {}
+
+
+def register(event_type: str, handler: Callable[[Session, dict, str], None]) -> None:
+    """Apply `handler` to verified `event_type` events, once per event id (registering again replaces)."""
+    _registered[event_type] = handler
+
+
+def handled(event_type: str) -> bool:
+    return event_type in HANDLED or event_type in _registered
 
 
 def record(session: Session, event: dict) -> bool:
@@ -34,6 +49,9 @@ def handle(session: Session, event: dict) -> int | None:
     """Apply one verified event. Returns a payment id to settle after commit, if any."""
     kind = event["type"]
     obj = (event.get("data") or {}).get("object") or {}
+    if kind in _registered:
+        _registered[kind](session, obj, str(event["id"]))
+        return None
     match kind:
         case "payment_intent.succeeded":
             payment = services.payment_by_intent(session, obj.get("id", ""))

@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
-from marketplace.accounts.auth import viewer_organization_id
+from marketplace.accounts.auth import viewer_organization_id, web_principal
 from marketplace.accounts.guards import platform_organization
 from marketplace.catalog import services as catalog
 from marketplace.extensions import db
+from marketplace.payouts.views import payee_overview
 from marketplace.transparency import cache, reports
 
 bp = Blueprint("transparency", __name__)
@@ -35,4 +36,5 @@ def platform_report():
     config = current_app.config
     report = reports.platform_report(db.session, organization.id, currency=config["CURRENCY"],
                                      opt_in_regions=config["OPT_IN_REGIONS"])
-    return render_template("transparency/platform_report.html", report=report, platform=organization)
+    return render_template("transparency/platform_report.html", report=report, platform=organization,
+                           **payee_overview(web_principal()))

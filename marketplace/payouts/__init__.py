@@ -1,0 +1,1 @@
+"""Payouts: earnings leave the ledger (payable → in transit → paid out), exactly once."""
