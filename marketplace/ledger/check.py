@@ -46,6 +46,9 @@ def register_invariants(name: str, check: Invariants) -> None:
 
 
 def run_check(session: Session) -> CheckResult:
+    """Verify every invariant, the registered ones too, and return what was found. Reads only (in
+    the caller's transaction: a read one, see ledger/jobs.py) and records nothing (`record_check`).
+    Raises what an invariant raises."""
     started = time.perf_counter()
     result = CheckResult()
     result.transactions = session.scalar(select(func.count()).select_from(LedgerTransaction))
@@ -95,6 +98,7 @@ def _transactions_sealed(session, result) -> None:
 
 
 def record_check(session: Session, result: CheckResult) -> LedgerCheck:
+    """Add the run to the ledger checks the admin page shows (flushed, not committed)."""
     row = LedgerCheck(balanced=result.balanced, transactions=result.transactions, entries=result.entries,
                       violations=result.violations, seconds=round(result.seconds, 3))
     session.add(row)

@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import func, select
 
+from marketplace import jobs
 from marketplace.extensions import db
 from marketplace.allocation import check as allocation_check
 from marketplace.ledger import check, posting
@@ -83,7 +84,8 @@ def test_the_cli_check_exits_1_whatever_the_invariant(runner, monkeypatch):
     assert "allocation recomputes from its lines" in result.stderr
 
 
-def test_the_admin_api_runs_the_check(client, runner):
+def test_the_admin_api_runs_the_check_and_records_nothing(client, runner):
+    """A GET never writes: it answers; the admin page's POST and the CLI record their runs."""
     healthy_ledger()
     key = admin_key(runner)
     response = client.get("/api/v1/admin/ledger/check", headers=factories.bearer(key))
@@ -98,7 +100,7 @@ def test_the_admin_api_runs_the_check(client, runner):
     assert body["mismatched_accounts"] == [{"currency": "usd", "sum": 1}]
     assert {v["invariant"] for v in body["violations"]} == {
         "transaction sums to zero", "ledger sums to zero", "transaction sealed with all its entries"}
-    assert db.session.scalar(select(func.count()).select_from(LedgerCheck)) == 2
+    assert db.session.scalar(select(func.count()).select_from(LedgerCheck)) == 0
 
 
 def test_only_admins_run_the_check_by_api(client, platform, buyer):
@@ -130,6 +132,28 @@ def test_the_admin_page_shows_totals_and_runs_the_check(client, runner):
     half_written_transaction()
     ran = client.post("/admin/ledger/check", follow_redirects=True)
     assert b"3 violation(s) found." in ran.data and b"VIOLATIONS FOUND" in ran.data
+    assert [(row.balanced, len(row.violations)) for row in db.session.scalars(
+        select(LedgerCheck).order_by(LedgerCheck.id))] == [(True, 0), (False, 3)]
+
+
+def test_the_admin_page_says_the_check_is_running_until_the_worker_ran_it(client, runner, monkeypatch):
+    email = f"{helpers.unique('page-admin')}@example.test"
+    admin_key(runner, email, PASSWORD)
+    healthy_ledger()
+    factories.login(client, {"email": email, "password": PASSWORD})
+    monkeypatch.setattr(jobs.huey, "immediate", False)  # a worker's queue: the job waits in it
+    ran = client.post("/admin/ledger/check", follow_redirects=True)
+    assert b"The check is running" in ran.data and b"Never run" in ran.data
+    assert db.session.scalar(select(func.count()).select_from(LedgerCheck)) == 0
+    # End this read first: here every session shares one connection, so the job's transaction (a
+    # savepoint) would otherwise nest inside it and go with the next request's rollback.
+    db.session.rollback()
+    while (task := jobs.huey.dequeue()) is not None:  # the worker's turn
+        jobs.huey.execute(task)
+    monkeypatch.undo()
+    page = client.get("/admin/ledger")
+    assert b"Balanced: every invariant holds." in page.data and b"The check is running" not in page.data
+    assert db.session.scalar(select(func.count()).select_from(LedgerCheck)) == 1
 
 
 def test_the_admin_page_is_for_admins_only(client, platform, buyer):
