@@ -42,33 +42,38 @@ def init_app(app: Flask) -> None:
     _state["app"] = app
 
 
-def _in_unit_of_work(fn):
-    """`fn` inside the configured app's context and one transaction (boundary.unit_of_work)."""
+def _in_app(fn, *, transaction: bool):
+    """`fn` inside the configured app's context and, with `transaction`, one unit of work
+    (boundary.unit_of_work: commits once at the end, rolls back on error, retries a locked
+    database). Without it the job opens its own units of work: a long read beside the
+    writers, or work that must commit step by step (a payout run)."""
 
     @functools.wraps(fn)
     def run_in_app(*args, **kwargs):
         from marketplace.boundary import unit_of_work
 
         with _state["app"].app_context():
+            if not transaction:
+                return fn(*args, **kwargs)
             return unit_of_work(lambda: fn(*args, **kwargs))
 
     return run_in_app
 
 
-def task(**options):
-    """`huey.task`, run in the app's context and one transaction that commits once at its end."""
+def task(*, transaction: bool = True, **options):
+    """`huey.task`, run in the app's context and (by default) one transaction that commits once."""
 
     def decorate(fn):
-        return huey.task(**options)(_in_unit_of_work(fn))
+        return huey.task(**options)(_in_app(fn, transaction=transaction))
 
     return decorate
 
 
-def periodic_task(schedule, **options):
+def periodic_task(schedule, *, transaction: bool = True, **options):
     """`huey.periodic_task`, run like `task`."""
 
     def decorate(fn):
-        return huey.periodic_task(schedule, **options)(_in_unit_of_work(fn))
+        return huey.periodic_task(schedule, **options)(_in_app(fn, transaction=transaction))
 
     return decorate
 

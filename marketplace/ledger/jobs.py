@@ -15,8 +15,6 @@ and records nothing (a GET never writes).
 """
 from __future__ import annotations
 
-import functools
-
 from marketplace import jobs
 from marketplace.boundary import unit_of_work
 from marketplace.extensions import db
@@ -34,19 +32,7 @@ def check_and_record() -> CheckResult:
     return result
 
 
-def _in_app_context(fn):
-    # Not jobs.task: it would run the whole job in one write unit of work, the lock this avoids.
-    # (jobs._state holds the app the worker serves, as for payments' periodic job.)
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        with jobs._state["app"].app_context():
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@jobs.huey.task()
-@_in_app_context
+@jobs.task(transaction=False)  # it opens its own units of work: a read, then a short write
 def run_ledger_check() -> tuple[bool, int]:
     """The admin page's check, as a job: (balanced, how many violations), also recorded."""
     result = check_and_record()
