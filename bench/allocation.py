@@ -181,14 +181,14 @@ def child_allocate(db_path: Path, dataset_id: int) -> dict:
     """Freeze, allocate and check, timed apart; peak memory of this process up to the allocation."""
     from sqlalchemy import func, select
 
+    from marketplace.allocation.models import Allocation
+    from marketplace.allocation.reversal import reverse_to
+    from marketplace.allocation.services import allocate_payment
     from marketplace.catalog.models import Dataset
     from marketplace.catalog.versions import freeze_version
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
-    from marketplace.allocation.services import allocate_payment
-    from marketplace.allocation.reversal import reverse_to
     from marketplace.ledger.check import run_check
-    from marketplace.allocation.models import Allocation
     from marketplace.ledger.models import LedgerEntry
 
     app = migrated_app(db_path)
@@ -241,16 +241,16 @@ def child_naive(db_path: Path, dataset_id: int) -> dict:
     give every contributor the same amount."""
     from sqlalchemy import select
 
+    from marketplace.allocation.reversal import contributor_amounts
+    from marketplace.allocation.services import allocate_payment
+    from marketplace.allocation.split import largest_remainder, split
     from marketplace.catalog.models import Dataset
     from marketplace.catalog.versions import freeze_version
     from marketplace.consent.eligibility import EligibilityQuestion, bind, eligible_sql
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
     from marketplace.ledger import posting
-    from marketplace.allocation.services import allocate_payment
-    from marketplace.allocation.reversal import contributor_amounts
     from marketplace.ledger.models import MARKETPLACE, LedgerEntry
-    from marketplace.allocation.split import largest_remainder, split
 
     app = migrated_app(db_path)
     with app.app_context():

@@ -35,14 +35,14 @@ def build(db_path: Path, records: int, contributors: int, payments: int):
     """The dataset, published and paid for; returns (app, the payments' transaction ids)."""
     from sqlalchemy import select
 
+    from marketplace.allocation.reversal import reverse_to
+    from marketplace.allocation.services import allocate_payment
     from marketplace.catalog import offers, services
     from marketplace.catalog.models import Dataset
     from marketplace.catalog.schemas import OfferCreateSchema
     from marketplace.catalog.versions import freeze_version
     from marketplace.db import begin_immediate
     from marketplace.extensions import db
-    from marketplace.allocation.services import allocate_payment
-    from marketplace.allocation.reversal import reverse_to
     from marketplace.ledger.models import LedgerTransaction
 
     app = migrated_app(db_path)

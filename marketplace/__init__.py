@@ -49,21 +49,21 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
-    from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.accounts import auth
+    from marketplace.accounts import jobs as account_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.allocation import check as allocation_check
+    from marketplace.delivery import jobs as delivery_jobs  # noqa: F401  (registers its tasks)
     from marketplace.delivery.presenters import license_delivery
+    from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
+    from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
     from marketplace.licensing.presenters import register_license_page_section
     from marketplace.licensing.settlement import LicenseSettlement
-    from marketplace.accounts import jobs as account_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
-    from marketplace.delivery import jobs as delivery_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
-    from marketplace.payouts import jobs as payout_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payouts import check as payout_check
+    from marketplace.payouts import jobs as payout_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payouts import webhooks as payout_webhooks
-    from marketplace.accounts import auth
-    from marketplace.allocation import check as allocation_check
-    from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)

@@ -13,7 +13,6 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
-
 class DomainError(Exception):
     """A rule of the product refused the request."""
 

@@ -1,5 +1,6 @@
 """Every domain's models, imported together so the metadata (and Alembic) sees them all."""
 from marketplace.accounts.models import ApiKey, Organization, User  # noqa: F401
+from marketplace.allocation.models import Allocation  # noqa: F401
 from marketplace.catalog.models import (  # noqa: F401
     Contributor,
     Dataset,
@@ -11,7 +12,8 @@ from marketplace.catalog.models import (  # noqa: F401
     VersionContributor,
 )
 from marketplace.consent.models import Consent  # noqa: F401
-from marketplace.allocation.models import Allocation  # noqa: F401
+from marketplace.contributors.models import ClaimCode, ErasureRequest  # noqa: F401
+from marketplace.delivery.models import Download, WithdrawalAck  # noqa: F401,E402
 from marketplace.ledger.models import (  # noqa: F401
     LedgerCheck,
     LedgerEntry,
@@ -20,6 +22,4 @@ from marketplace.ledger.models import (  # noqa: F401
 )
 from marketplace.licensing.models import License, LicenseTransition, LicenseVersion  # noqa: F401
 from marketplace.payments.models import Dispute, Payment, Refund, WebhookEvent  # noqa: F401
-from marketplace.contributors.models import ClaimCode, ErasureRequest  # noqa: F401
-from marketplace.delivery.models import Download, WithdrawalAck  # noqa: F401,E402
 from marketplace.payouts.models import Payout, PayoutAccount, PayoutResult, PayoutRun  # noqa: F401

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.db import Base, TimestampMixin, one_of
 
 
-
 class OrganizationKind(StrEnum):
     #: Hosts content and lists datasets of it.
     PLATFORM = "platform"

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import Organization
 from marketplace.db import Base, BigId, TimestampMixin, one_of, utcnow
 
-
 CONTENT_KINDS = ("post", "comment", "qa", "image-caption", "review", "chat", "article")
 
 

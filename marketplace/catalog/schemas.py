@@ -11,11 +11,11 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from marketplace.catalog.models import (
+    CONTENT_KINDS,
+    SCOPES,
     Billing,
     ConsentPolicy,
-    CONTENT_KINDS,
     PriceModel,
-    SCOPES,
     Weighting,
 )
 from marketplace.fields import String

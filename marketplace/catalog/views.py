@@ -5,7 +5,16 @@ the JSON API and handed to the same services.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from marshmallow import ValidationError
 
@@ -13,8 +22,8 @@ from marketplace.accounts.auth import viewer_organization_id
 from marketplace.accounts.guards import csrf_ok, platform_organization
 from marketplace.boundary import attempt
 from marketplace.catalog import importer, offers, search, services, uploads, versions
-from marketplace.catalog.offers import BPS
 from marketplace.catalog.models import CONTENT_KINDS, SCOPES, PriceModel
+from marketplace.catalog.offers import BPS
 from marketplace.catalog.schemas import (
     CatalogArgs,
     DatasetCreateSchema,

@@ -7,7 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
-from marketplace.line_reader import ndjson_objects
+from marketplace.catalog.contributors import identity_ids
 from marketplace.consent import imports, services
 from marketplace.consent.presenters import consent_items
 from marketplace.consent.schemas import (
@@ -17,8 +17,8 @@ from marketplace.consent.schemas import (
     ConsentListSchema,
     ConsentSchema,
 )
-from marketplace.catalog.contributors import identity_ids
 from marketplace.extensions import db
+from marketplace.line_reader import ndjson_objects
 
 blp = Blueprint("consent_api", __name__, description="Consent")
 

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import SCOPES, Contributor, Dataset
-from marketplace.consent.models import ALL_SCOPES, ConsentStatus, Consent
+from marketplace.consent.models import ALL_SCOPES, Consent, ConsentStatus
 from marketplace.db import utcnow
 from marketplace.errors import Invalid, invalid_field
 from marketplace.line_reader import MAX_ERRORS, ImportRejected, LineError

@@ -8,9 +8,16 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization
-from marketplace.catalog.models import SCOPES, Contributor, Dataset, DatasetVersion, Record, VersionContributor
+from marketplace.catalog.models import (
+    SCOPES,
+    Contributor,
+    Dataset,
+    DatasetVersion,
+    Record,
+    VersionContributor,
+)
 from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
-from marketplace.consent.models import ALL_SCOPES, ConsentStatus, Consent
+from marketplace.consent.models import ALL_SCOPES, Consent, ConsentStatus
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, invalid_field
 from marketplace.text import has_nul

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import create_user, issue_api_key, validate_credentials
-from marketplace.catalog.models import Contributor
 from marketplace.catalog.contributors import identities
+from marketplace.catalog.models import Contributor
 from marketplace.contributors.identities import link
 from marketplace.contributors.models import ClaimCode
 from marketplace.db import utcnow

@@ -6,8 +6,8 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
 from marketplace.accounts.models import Organization
-from marketplace.contributors import claims
 from marketplace.catalog.contributors import identities
+from marketplace.contributors import claims
 from marketplace.contributors.schemas import (
     ClaimCodeSchema,
     ClaimedSchema,

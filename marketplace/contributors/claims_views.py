@@ -14,10 +14,10 @@ from marketplace.accounts.forms import EmptyForm, email_field, no_nul
 from marketplace.accounts.guards import contributor_only, csrf_ok, platform_organization
 from marketplace.accounts.views import home_for
 from marketplace.boundary import attempt
+from marketplace.catalog.contributors import identities as held_identities
 from marketplace.contributors import claims
 from marketplace.contributors.claims_api import export_response
 from marketplace.contributors.schemas import ExportArgs
-from marketplace.catalog.contributors import identities as held_identities
 from marketplace.errors import DomainError, NotFound, flatten_errors
 from marketplace.extensions import db, limiter
 from marketplace.text import NUL

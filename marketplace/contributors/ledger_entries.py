@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import Organization
 from marketplace.allocation.models import Allocation
 from marketplace.allocation.reversal import shares_for
-from marketplace.catalog.models import Contributor, Dataset
 from marketplace.catalog.contributors import identity_ids
+from marketplace.catalog.models import Contributor, Dataset
 from marketplace.contributors.statements import PAYABLE
 from marketplace.errors import NotFound
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction

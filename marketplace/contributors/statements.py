@@ -26,9 +26,9 @@ from sqlalchemy import Select, and_, case, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from marketplace.accounts.models import Organization
-from marketplace.catalog.models import Dataset
-from marketplace.catalog.contributors import identity_ids
 from marketplace.allocation.models import Allocation
+from marketplace.catalog.contributors import identity_ids
+from marketplace.catalog.models import Dataset
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money

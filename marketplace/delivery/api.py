@@ -12,13 +12,13 @@ from marketplace.delivery.responses import JSONL, export_response, wants_gzip
 from marketplace.delivery.schemas import (
     AckCreateSchema,
     AckSchema,
-    WithdrawalArgs,
-    WithdrawalPageSchema,
     DownloadCreateSchema,
     DownloadLogArgs,
     DownloadLogSchema,
     DownloadSchema,
     ManifestSchema,
+    WithdrawalArgs,
+    WithdrawalPageSchema,
 )
 from marketplace.extensions import db
 from marketplace.licensing.services import buyer_license

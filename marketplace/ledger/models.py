@@ -26,7 +26,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column

@@ -20,7 +20,6 @@ from marketplace.catalog.models import Dataset, DatasetVersion, Offer
 from marketplace.db import Base, TimestampMixin, one_of, utcnow
 
 
-
 class LicenseStatus(StrEnum):
     """SPEC.md's license statuses; licensing.states holds the allowed moves."""
 

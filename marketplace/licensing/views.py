@@ -4,12 +4,22 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from marketplace.accounts.guards import admin_only, buyer_organization, csrf_ok, platform_organization
+from marketplace.accounts.guards import (
+    admin_only,
+    buyer_organization,
+    csrf_ok,
+    platform_organization,
+)
 from marketplace.boundary import attempt
 from marketplace.catalog.offers import quote
 from marketplace.extensions import db
 from marketplace.licensing import services
-from marketplace.licensing.presenters import license_page_sections, license_refunds, license_split, license_view
+from marketplace.licensing.presenters import (
+    license_page_sections,
+    license_refunds,
+    license_split,
+    license_view,
+)
 from marketplace.money import format_major, parse_major
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentStatus

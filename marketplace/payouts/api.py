@@ -8,6 +8,7 @@ from marketplace.accounts.auth import BEARER, api_principal, require_api
 from marketplace.boundary import after_commit
 from marketplace.errors import Invalid
 from marketplace.extensions import db
+from marketplace.pagination import PageArgs
 from marketplace.payments.services import gateway, processor_call
 from marketplace.payouts import accounts, batch, reconcile, services
 from marketplace.payouts.jobs import send_stripe_payouts
@@ -20,7 +21,6 @@ from marketplace.payouts.schemas import (
     ReconcileSchema,
     ResultsSchema,
 )
-from marketplace.pagination import PageArgs
 
 blp = Blueprint("payouts_api", __name__, description="Payouts")
 

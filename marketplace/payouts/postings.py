@@ -15,10 +15,9 @@ replays the other.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import hashlib
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session

@@ -127,7 +127,8 @@ def send_transfer(gateway: PaymentGateway | None, payout_id: int) -> str:
             transfer_group=f"payout_run:{facts['run_id']}", metadata={"payout_id": str(payout_id)},
             idempotency_key=f"payout:{payout_id}")
     except TransferRefused as error:
-        unit_of_work(lambda: outcomes.mark_failed(db.session, payout_id, f"Stripe refused: {error}"))
+        reason = f"Stripe refused: {error}"
+        unit_of_work(lambda: outcomes.mark_failed(db.session, payout_id, reason))
         return "refused"
     except GatewayError:
         return "retrying"

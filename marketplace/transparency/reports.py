@@ -18,10 +18,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization
+from marketplace.allocation.models import Allocation
 from marketplace.catalog.models import SCOPES, Dataset
 from marketplace.db import utcnow
 from marketplace.delivery.withdrawals import overdue_licenses
-from marketplace.allocation.models import Allocation
 from marketplace.ledger.models import MARKETPLACE, LedgerEntry, LedgerTransaction
 from marketplace.licensing.models import License
 from marketplace.money import Money

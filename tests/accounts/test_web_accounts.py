@@ -11,7 +11,6 @@ from marketplace.extensions import db
 from tests import factories
 
 
-
 def signup_form(**overrides) -> dict:
     return {"kind": "platform", "name": "Web Forum", "email": "web@forum.example.test",
             "password": "long enough", **overrides}

@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
+from marketplace.allocation.reversal import contributor_amounts
+from marketplace.allocation.services import allocate_payment
+from marketplace.allocation.split import MAX_AMOUNT, MAX_TOTAL_WEIGHT, largest_remainder, split
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.allocation.services import allocate_payment
-from marketplace.allocation.reversal import contributor_amounts
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import LedgerEntry
-from marketplace.allocation.split import MAX_AMOUNT, MAX_TOTAL_WEIGHT, largest_remainder, split
 from tests.ledger import helpers
 
 #: Database-backed examples are slow; every example builds its own platform and dataset.

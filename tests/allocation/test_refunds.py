@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from marketplace.allocation.reversal import contributor_amounts, reverse_to
 from marketplace.consent.services import record_consent
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.allocation.reversal import contributor_amounts, reverse_to
 from marketplace.ledger.check import run_check
 from tests.ledger import helpers
 

@@ -46,9 +46,9 @@ def test_the_latest_decision_per_target_and_scope_stands(client, platform, datas
 def test_identities_on_two_platforms_are_answered_together(client, platform, other_platform, dataset, ana):
     other = factories.create_dataset(client, other_platform)
     factories.import_records(client, other_platform, other["slug"], [factories.record(1, contributor="ana-photos")])
+    from marketplace.accounts.models import User
     from marketplace.catalog.models import Contributor
     from marketplace.contributors.identities import link
-    from marketplace.accounts.models import User
 
     contributor = db.session.scalar(select(Contributor).where(Contributor.external_id == "ana-photos"))
     link(db.session, contributor, db.session.get(User, ana["user_id"]))

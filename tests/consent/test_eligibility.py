@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from marketplace.allocation.reversal import contributor_amounts
 from marketplace.consent.eligibility import EligibilityQuestion, is_eligible
 from marketplace.consent.services import record_consent
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.allocation.reversal import contributor_amounts
 from tests.ledger import helpers
 
 T = helpers.PAID_AT

@@ -7,8 +7,8 @@ import itertools
 
 from sqlalchemy import func, select
 
-from marketplace.catalog.models import Contributor
 from marketplace.catalog.contributors import identity_ids
+from marketplace.catalog.models import Contributor
 from marketplace.extensions import db
 from marketplace.ledger.models import LedgerEntry
 

@@ -3,7 +3,6 @@ is a separate action that must name how many open codes it revokes (API, page an
 from __future__ import annotations
 
 import io
-import re
 from datetime import timedelta
 
 import pytest

@@ -14,7 +14,7 @@ from tests import factories
 from tests.asserts import assert_error
 from tests.consent.helpers import decide
 from tests.contributors_factory import claimed
-from tests.delivery.helpers import download, fetch, issue, listed, parsed, records_of, urls
+from tests.delivery.helpers import download, issue, listed, parsed, records_of, urls
 from tests.sales import sell
 
 

@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import select, text
 
 from marketplace.accounts import services as accounts
+from marketplace.allocation.services import PaymentFacts, allocate_payment
+from marketplace.allocation.split import largest_remainder, split
 from marketplace.catalog import importer, services, versions
 from marketplace.catalog.models import Contributor, Dataset
 from marketplace.extensions import db
-from marketplace.allocation.services import PaymentFacts, allocate_payment
-from marketplace.allocation.split import largest_remainder, split
 
 _n = itertools.count(1)
 #: The opt-in regions the tests pass to allocate_payment (the real default list is longer).

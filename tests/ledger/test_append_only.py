@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.allocation.reversal import reverse_to
 from marketplace.consent.services import record_consent
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
 from tests.conftest import BACKEND

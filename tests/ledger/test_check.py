@@ -6,8 +6,8 @@ import re
 from sqlalchemy import func, select
 
 from marketplace import jobs
-from marketplace.extensions import db
 from marketplace.allocation import check as allocation_check
+from marketplace.extensions import db
 from marketplace.ledger import check, posting
 from marketplace.ledger.models import MARKETPLACE, LedgerCheck
 from tests import factories

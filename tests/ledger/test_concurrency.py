@@ -17,15 +17,15 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.accounts import services as accounts
+from marketplace.allocation.models import Allocation
+from marketplace.allocation.reversal import reverse_to
+from marketplace.allocation.services import PaymentFacts, allocate_payment
+from marketplace.allocation.split import split
 from marketplace.catalog import importer, services, versions
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.allocation.services import PaymentFacts, allocate_payment
-from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
-from marketplace.allocation.models import Allocation
 from marketplace.ledger.models import MARKETPLACE
-from marketplace.allocation.split import split
 from tests import isolated
 from tests.conftest import BACKEND
 

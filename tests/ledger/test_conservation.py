@@ -4,9 +4,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from marketplace.allocation.reversal import reverse_to
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
 from tests.ledger import helpers

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from marketplace.allocation.reversal import reverse_to
+from marketplace.allocation.services import allocate_payment
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.ledger import posting
-from marketplace.allocation.services import allocate_payment
-from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
 from tests.ledger import helpers

@@ -23,12 +23,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from marketplace.allocation.reversal import reverse_to
+from marketplace.allocation.split import largest_remainder, split
 from marketplace.consent.services import record_consent
 from marketplace.extensions import db
-from marketplace.allocation.reversal import reverse_to
 from marketplace.ledger.check import run_check
 from marketplace.ledger.models import MARKETPLACE
-from marketplace.allocation.split import largest_remainder, split
 from tests.ledger import helpers
 
 #: Platform A's contributors, and their weights in A's two datasets (records).

@@ -6,10 +6,10 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.extensions import db
 from marketplace.allocation.models import Allocation
-from marketplace.ledger.models import LedgerEntry
 from marketplace.allocation.split import split
+from marketplace.extensions import db
+from marketplace.ledger.models import LedgerEntry
 from marketplace.payments.models import WebhookEvent
 from tests import factories
 from tests.licensing.helpers import buy, get, pay, post_event, refunded, succeeded
@@ -45,8 +45,9 @@ def test_a_bad_signature_is_400_and_writes_nothing(client, app, bought, tamper):
     elif tamper == "missing":
         response = client.post("/webhooks/stripe", json=body)
     else:
-        from marketplace.payments.gateway import sign_payload
         import orjson
+
+        from marketplace.payments.gateway import sign_payload
 
         signature = sign_payload(orjson.dumps(body), app.config["STRIPE_WEBHOOK_SECRET"])
         body["data"]["object"]["latest_charge"] = "ch_forged"

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from marketplace.db import utcnow
 from marketplace.extensions import db
-from marketplace.licensing.models import License
 from marketplace.ledger.models import LedgerEntry, LedgerTransaction
+from marketplace.licensing.models import License
 from marketplace.payments.gateway import GatewayError
 from marketplace.payments.models import Payment, Refund
 from tests import factories

@@ -2,8 +2,6 @@
 booked in and out of the ledger (payment clearing −G, refunds and disputes +G), and never allocated."""
 from __future__ import annotations
 
-import pytest
-
 from marketplace.extensions import db
 from marketplace.licensing.models import License
 from tests import factories

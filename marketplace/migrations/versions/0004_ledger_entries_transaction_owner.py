@@ -12,7 +12,6 @@ Create Date: 2026-11-24 12:00:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0004'
 down_revision = '0003'

@@ -15,7 +15,6 @@ Create Date: 2026-12-01 08:00:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0006'
 down_revision = '0005'

@@ -17,7 +17,6 @@ Create Date: 2026-12-01 09:30:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0007'
 down_revision = '0006'

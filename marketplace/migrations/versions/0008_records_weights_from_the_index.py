@@ -18,7 +18,6 @@ Create Date: 2026-12-01 10:00:00.000000
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0008'
 down_revision = '0007'

@@ -8,9 +8,8 @@ Revises: 0010
 Create Date: 2026-12-06 02:55:32.526460
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0011'
