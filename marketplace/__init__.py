@@ -52,6 +52,8 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.licensing import jobs as licensing_jobs  # noqa: F401  (registers its tasks)
     from marketplace.licensing.settlement import LicenseSettlement
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.pii import jobs as pii_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.pii import services as pii
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
     from marketplace.accounts import auth
@@ -70,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
     allocation_check.register()
     app.extensions["payment_gateway"] = payments.build_gateway(app.config)
     settlement.register(LicenseSettlement())
+    pii.register()
 
 
 def _spec_kwargs() -> dict:
@@ -100,11 +103,14 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.licensing import api as licensing_api
     from marketplace.licensing import views as licensing_views
     from marketplace.payments import api as payments_api
+    from marketplace.pii import api as pii_api
+    from marketplace.pii import views as pii_views
     from marketplace.transparency import api as transparency_api
     from marketplace.transparency import views as transparency_views
 
     for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
-                      claims_api.blp, statement_api.blp, consent_api.blp, transparency_api.blp):
+                      claims_api.blp, statement_api.blp, consent_api.blp, transparency_api.blp,
+                      pii_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -117,6 +123,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(statement_views.bp)
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(transparency_views.bp)
+    app.register_blueprint(pii_views.bp)
+    pii_views.register(app)
 
 
 def _register_cli(app: Flask) -> None:
@@ -125,6 +133,7 @@ def _register_cli(app: Flask) -> None:
     from marketplace.catalog import cli as catalog_cli
     from marketplace.contributors import cli as contributors_cli
     from marketplace.ledger import cli as ledger_cli
+    from marketplace.pii import cli as pii_cli
 
     app.cli.add_command(catalog_cli.records)
     app.cli.add_command(accounts_cli.admin)
@@ -132,3 +141,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(contributors_cli.claim_codes)
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(jobs.worker_command)
+    app.cli.add_command(pii_cli.pii)

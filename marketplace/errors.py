@@ -18,6 +18,9 @@ class DomainError(Exception):
     """A rule of the product refused the request."""
 
     code = 400
+    #: More top-level members of the JSON error body, beside code, status and message
+    #: (API.md: a freeze refused during the personal-data scan says `scanned` and `total`).
+    extra: dict | None = None
 
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
@@ -78,10 +81,11 @@ def _wants_json() -> bool:
     )
 
 
-def error_response(code: int, message: str, errors: dict | None = None, headers=None):
+def error_response(code: int, message: str, errors: dict | None = None, headers=None,
+                   extra: dict | None = None):
     status = HTTPStatus(code)
     if _wants_json():
-        body = {"code": code, "status": status.phrase, "message": message}
+        body = {**(extra or {}), "code": code, "status": status.phrase, "message": message}
         if errors:
             body["errors"] = errors
         response = jsonify(body)
@@ -113,7 +117,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         boundary.rollback()
-        return error_response(error.code, error.message, error.errors)
+        return error_response(error.code, error.message, error.errors, extra=error.extra)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

@@ -21,3 +21,4 @@ from marketplace.ledger.models import (  # noqa: F401
 from marketplace.licensing.models import License, LicenseTransition, LicenseVersion  # noqa: F401
 from marketplace.payments.models import Dispute, Payment, Refund, WebhookEvent  # noqa: F401
 from marketplace.contributors.models import ClaimCode, ErasureRequest  # noqa: F401
+from marketplace.pii.models import PiiFinding, VersionPiiReport  # noqa: F401

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import select
 
+from marketplace.boundary import commit
 from marketplace.catalog import importer
 from marketplace.catalog.models import Dataset
 from marketplace.errors import DomainError
@@ -67,5 +68,5 @@ def import_command(slug: str, file: Path, fmt: str) -> None:
         except UnicodeDecodeError as error:
             db.session.rollback()
             raise click.ClickException(f"{file.name} is not UTF-8 text; nothing was imported.") from error
-    db.session.commit()
+    commit()  # and queue what waits for the commit (a large import's personal-data scan)
     click.echo(f"{slug}: {result.created} created, {result.updated} updated.")

@@ -14,6 +14,7 @@ from marketplace.errors import Conflict, NotFound
 
 EDITABLE_FIELDS = (
     "title", "summary", "description", "content_kind", "tags", "consent_policy", "weighting",
+    "pii_redaction", "pii_keep", "pii_allow",
 )
 
 
@@ -50,6 +51,10 @@ def _apply(dataset: Dataset, fields: dict) -> None:
             setattr(dataset, name, fields[name])
     if "tags" in fields:
         dataset.tags = sorted({tag.strip().lower() for tag in fields["tags"]})
+    if "pii_keep" in fields:
+        dataset.pii_keep = sorted(set(fields["pii_keep"]))
+    if "pii_allow" in fields:
+        dataset.pii_allow = list(dict.fromkeys(fields["pii_allow"]))
     if "languages" in fields:
         codes = sorted(set(fields["languages"]))
         dataset.language_rows = [DatasetLanguage(code=code) for code in codes]
