@@ -49,7 +49,7 @@ class DatasetUpdateSchema(Schema):
         metadata={"description": "Exports replace personal data by typed placeholders (<EMAIL>) "
                                  "or by typed pseudonyms per license (<EMAIL_5f2c9a1b>)."})
     pii_keep = fields.List(
-        String(), validate=validate.Length(max=len(PII_KEEPABLE)),
+        String(), validate=validate.Length(max=20),
         metadata={"description": "Types exported as written: handle, profile_url (no other)."})
     pii_allow = fields.List(
         String(validate=validate.Length(min=1, max=500)), validate=validate.Length(max=PII_ALLOW_MAX),
@@ -88,7 +88,7 @@ class DatasetCreateSchema(DatasetUpdateSchema):
     consent_policy = String(load_default="opt_out", validate=validate.OneOf(CONSENT_POLICIES))
     weighting = String(load_default="records", validate=validate.OneOf(WEIGHTINGS))
     pii_redaction = String(load_default="placeholder", validate=validate.OneOf(PII_REDACTIONS))
-    pii_keep = fields.List(String(), load_default=list, validate=validate.Length(max=len(PII_KEEPABLE)))
+    pii_keep = fields.List(String(), load_default=list, validate=validate.Length(max=20))
     pii_allow = fields.List(String(validate=validate.Length(min=1, max=500)), load_default=list,
                             validate=validate.Length(max=PII_ALLOW_MAX))
 

@@ -2,6 +2,7 @@
 contributor's own counts."""
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api, viewer_organization_id
@@ -30,11 +31,14 @@ def version_report(slug: str, number: str):
 @blp.doc(security=BEARER)
 @blp.arguments(FindingsArgs, location="query")
 @blp.response(200, page_schema(FindingSchema, "PiiFindingPage"))
-@blp.alt_response(401, description="No or bad API key.")
-@blp.alt_response(404, description="Not your dataset (the findings are its platform's alone).")
+@blp.alt_response(401, description="A bad API key.")
+@blp.alt_response(404, description="Not your dataset, or no key (the findings are its platform's alone).")
 @blp.alt_response(422, description="Bad type, page or per_page.")
 def findings(args, slug: str):
-    """Where personal data was found in the live records (type and offsets; never the value)."""
+    """Where personal data was found in the live records (type and offsets; never the value).
+    Anyone but the dataset's platform gets a 404, with or without a key."""
+    if not request.headers.get("Authorization"):
+        raise NotFound(f"No dataset {slug!r} among yours.")
     organization = api_principal().organization
     if organization is None or organization.kind != "platform":
         raise NotFound(f"No dataset {slug!r} among yours.")

@@ -289,14 +289,18 @@ def _cards(text: str, out: list) -> None:
 
 
 def _ibans(text: str, out: list) -> None:
-    for match in _IBAN.finditer(text):
+    at = 0
+    while (match := _IBAN.search(text, at)) is not None:
         value = match.group()
-        # The pattern runs on into the next word; the IBAN is the longest valid prefix.
+        at = match.start() + 1
+        # The pattern runs on into the next words; the IBAN is the longest valid prefix, and the
+        # search goes on after it (the words it ran into may hold another).
         ends = [i for i in range(len(value), 14, -1) if i == len(value) or value[i] == " "]
         for end in ends:
             candidate = value[:end].rstrip()
             if stdnum_iban.is_valid(candidate.upper()):
                 out.append(("iban", match.start(), match.start() + len(candidate)))
+                at = match.start() + len(candidate)
                 break
 
 
