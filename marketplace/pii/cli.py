@@ -41,7 +41,7 @@ def scan_command(slug: str | None, processes: int) -> None:
     total = _pending(dataset_id)
     db.session.remove()
     slice_size = 100_000
-    done = 0
+    done = last_id = 0
     with Progress(TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("records"),
                   TimeRemainingColumn(), transient=True, disable=not os.isatty(2)) as progress, \
             (scanning.process_pool(processes) if processes > 1 else nullcontext()) as pool:
@@ -50,9 +50,9 @@ def scan_command(slug: str | None, processes: int) -> None:
             # One transaction a slice: a long scan never holds SQLite's writer for long.
             scanned = unit_of_work(lambda: scanning.scan_records(
                 db.session, dataset_id, processes=processes, pool=pool, limit=slice_size,
-                on_progress=lambda n: progress.advance(task, n)))
-            done += scanned
-            if scanned < slice_size:
+                after=last_id, on_progress=lambda n: progress.advance(task, n)))
+            done, last_id = done + scanned.records, scanned.last_id
+            if scanned.records < slice_size:
                 break
     click.echo(f"Scanned {done:,} records with {detector.DETECTOR} {detector.DETECTOR_VERSION} "
                f"on {processes} process(es).")

@@ -32,14 +32,15 @@ NOT_SCANNED = ("person_name", "postal_code", "date_of_birth", "government_id", "
 
 # ---- e-mail ------------------------------------------------------------------------------------
 
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
-    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
-)
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
 
 # ---- handles and profile links -----------------------------------------------------------------
 
-_AT_MENTION = re.compile(r"(?<![\w@.+\-/`])@([A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*)")
+# Patterns start with a character class, not a look-behind, so the regex engine skips ahead
+# to a possible first character; what may precede a match is checked in Python (_AFTER_*).
+_AT_MENTION = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*(?:[.\-][A-Za-z0-9_]+)*)")
+_AFTER_AT = frozenset("@.+-/`_")
 _REDDIT_USER = re.compile(r"(?<![\w/.])/?(u/[A-Za-z0-9_\-]{2,30}(?:\.[A-Za-z0-9_\-]+)*)(?![\w/\-])")
 #: Mentions that are not a person: broadcast pings, roles, and CSS at-rules.
 _NOT_A_PERSON = frozenset({
@@ -82,6 +83,8 @@ _PROFILE = re.compile(
     r"/?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,49})(?P<rest>/[^\s]*)?",
     re.IGNORECASE,
 )
+#: A profile link names its site before a slash: a cheap test before the pattern above.
+_PROFILE_HINT = re.compile(r"\.(?:com|tv|app|social|net|me|io)/")
 #: First path segments of those sites that are pages, not people.
 _SITE_PAGES = frozenset({
     "home", "search", "explore", "settings", "login", "logout", "signup", "about", "help",
@@ -97,12 +100,12 @@ _SITE_PAGES = frozenset({
 
 # ---- numbers -----------------------------------------------------------------------------------
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d|-\w)")
+_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d|-\w)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}[0-9A-Fa-f]{0,4}(?![\w:])")
 _VERSION_WORDS = re.compile(
-    r"(?:\bv|version|\bver\b|firmware|\bfw\b|build|release[ds]?|kernel|bios|driver|update[ds]?|"
+    r"(?:version|\bver\b|firmware|\bfw\b|build|release[ds]?|kernel|bios|driver|update[ds]?|"
     r"\brom\b|android|\bios\b|chrome|edge|firefox|windows|\bos\b|patch|tag(?:ged)?|changelog|"
-    r"page|section|chapter|\boid\b|string|upgraded?|\bto\b|from)\W{0,3}(?:\w+\W+){0,2}$",
+    r"page|section|chapter|\boid\b|string|upgraded?)\W{0,3}(?:\w+\W+){0,2}$",
     re.IGNORECASE,
 )
 _VERSION_AFTER = re.compile(
@@ -110,14 +113,27 @@ _VERSION_AFTER = re.compile(
     r"lts|sdk|api|patch|branch)\b",
     re.IGNORECASE,
 )
+_VERSION_WORD = re.compile(_VERSION_WORDS.pattern.split(r"\W{0,3}")[0], re.IGNORECASE)
+
+
+def _nearer(first: re.Pattern, second: re.Pattern, before: str) -> bool:
+    """`first` occurs in `before` closer to its end than `second` does."""
+    last_first = max((m.end() for m in first.finditer(before)), default=-1)
+    last_second = max((m.end() for m in second.finditer(before)), default=-1)
+    return last_first > last_second
+
+
 _IP_WORDS = re.compile(
     r"\b(?:ip|ips|ipv4|ipv6|address|addr|server|host|ssh|rdp|ping|traceroute|connect|"
     r"log-?ins?|logged|port|proxy|vpn|dns|block(?:ed)?|ban(?:ned)?|blacklist(?:ed)?|whitelist|"
     r"allow|firewall|spam\w*|router|gateway|external|public|wan|attack\w*|scan\w*)\b",
     re.IGNORECASE,
 )
+_IP_WORDS_BEFORE = re.compile(r"(?:" + _IP_WORDS.pattern + r")\W{0,3}(?:\w+\W+){0,2}$", re.IGNORECASE)
+_IP_WORDS_AFTER = re.compile(r"\W{0,3}(?:\w+\W+){0,2}?(?:" + _IP_WORDS.pattern + ")", re.IGNORECASE)
 
-_PHONE = re.compile(r"(?<![\w+.\-/])(?:\+|\(\+?)?\d[\d \-.()/]{5,22}\d(?!\w)(?!\.\d)(?!-\d)")
+_PHONE = re.compile(r"[+(\d][\d \-.()/+]{5,24}(?<=\d)(?!\w)(?!\.\d)(?!-\d)")
+_PHONE_START = re.compile(r"(?:\+|\(\+?)?\d")
 _PHONE_WORDS = re.compile(
     r"(?:call|phone|tel|telephone|mobile|cell|whats ?app|text|sms|ring|dial|number|contact|"
     r"reach|fax|hotline|landline|signal|viber|telegram|mob|ph|handy|portable|tlf|tfn|"
@@ -132,24 +148,34 @@ _NUMBER_NOT_PERSONAL = re.compile(
     re.IGNORECASE,
 )
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
+_YEAR_RANGE = re.compile(r"^(?:1[89]|20)\d\d ?[-/] ?(?:1[89]|20)\d\d$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 #: Where national numbers (no + or 00) are tried, most likely first for an English forum.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "ES", "IT", "NL", "BR", "JP", "CA", "IE",
                  "CH", "AT", "BE", "SE", "PL", "MX", "ZA", "NZ", "PT", "DK", "NO", "FI")
 
-_CARD = re.compile(r"(?<![\d\-.,])\d(?:[ \-]?\d){11,18}(?![\d\-]|[.,]\d)")
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,32}")
+_CARD = re.compile(r"\d(?:[ \-]?\d){11,18}(?![\d\-]|[.,]\d)")
+_IBAN = re.compile(r"[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,32}")
 
 # ---- street addresses (best effort: English- and German-style) ---------------------------------
 
 _STREET = re.compile(
-    r"(?<![\w.,])\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
+    r"\d{1,5}[A-Za-z]?\s+(?:[A-Z][a-z]+\.?\s+){1,3}"
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
     r"Terrace|Close|Crescent|Parkway|Pkwy|Highway|Hwy|Square|Sq)\b\.?"
-    r"|(?<![\w])[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm)"
-    r"\s+\d{1,4}[a-z]?\b"
 )
+_STRASSE = re.compile(
+    r"[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|allee|platz|ring|damm)\s+\d{1,4}[a-z]?\b")
 _NOT_A_STREET = re.compile(r"(?:\d{1,5}\s+(?:Way|Place|Court|Square|Drive)\b)")
+
+
+def _preceded_by(text: str, start: int, marks: str) -> bool:
+    """The character before `start` is a letter, a digit or one of `marks` (the match is part
+    of a longer word or number)."""
+    if not start:
+        return False
+    before = text[start - 1]
+    return before.isalnum() or before in marks
 
 
 def _window(text: str, start: int, size: int = 40) -> str:
@@ -157,8 +183,22 @@ def _window(text: str, start: int, size: int = 40) -> str:
 
 
 def _emails(text: str, out: list) -> None:
-    for match in _EMAIL.finditer(text):
-        out.append(("email", match.start(), match.end()))
+    # From each "@": the local part backwards, the domain forwards (a pattern tried at every
+    # letter of the text, scanning ahead for an "@", costs ten times as much).
+    at = text.find("@")
+    while at > 0:
+        start = at
+        while start > 0 and text[start - 1] in _LOCAL_CHARS and at - start < 64:
+            start -= 1
+        while start < at and text[start] in "._%+-":
+            start += 1  # a local part starts with a letter or digit
+        if start < at and (start == 0 or text[start - 1] not in _LOCAL_CHARS):
+            domain = _EMAIL_DOMAIN.match(text, at + 1)
+            if domain is not None:
+                out.append(("email", start, domain.end()))
+                at = text.find("@", domain.end())
+                continue
+        at = text.find("@", at + 1)
 
 
 def _is_annotation(text: str, match: re.Match) -> bool:
@@ -178,6 +218,9 @@ def _is_annotation(text: str, match: re.Match) -> bool:
 def _handles(text: str, out: list) -> None:
     if "@" in text:
         for match in _AT_MENTION.finditer(text):
+            start = match.start()
+            if start and (text[start - 1].isalnum() or text[start - 1] in _AFTER_AT):
+                continue  # an e-mail's @, a path's, a decorator's in code
             name = match.group(1)
             if "." in name and name.rsplit(".", 1)[1].lower() in _TLDS:
                 continue  # `@gmail.com`: a domain, not a person
@@ -206,6 +249,8 @@ def _profiles(text: str, out: list) -> None:
 
 def _ipv4(text: str, out: list) -> None:
     for match in _IPV4.finditer(text):
+        if _preceded_by(text, match.start(), "._"):
+            continue
         value = match.group()
         try:
             address = ipaddress.IPv4Address(value)
@@ -214,15 +259,15 @@ def _ipv4(text: str, out: list) -> None:
         if not address.is_global or address.is_multicast:
             continue
         before = _window(text, match.start(), 30)
-        if _VERSION_WORDS.search(before) and not _IP_WORDS.search(before):
+        if _VERSION_WORDS.search(before) and not _nearer(_IP_WORDS, _VERSION_WORD, before):
             continue
         if _VERSION_AFTER.match(text, match.end()):
             continue  # "6.1.0.18 kernel", "2.0.1.15 firmware"
         # Every octet a single digit (4.4.2.2, 1.9.9.9) reads as a version unless the
         # sentence is about addresses.
         if all(len(part) == 1 for part in value.split(".")):
-            sentence = text[max(0, match.start() - 60):match.end() + 40]
-            if not _IP_WORDS.search(sentence):
+            after = text[match.end():match.end() + 25]
+            if not (_IP_WORDS_BEFORE.search(before) or _IP_WORDS_AFTER.match(after)):
                 continue
         out.append(("ip_address", match.start(), match.end()))
 
@@ -271,6 +316,8 @@ def _card_brand_fits(digits: str) -> bool:
 
 def _cards(text: str, out: list) -> None:
     for match in _CARD.finditer(text):
+        if match.start() and text[match.start() - 1] in "0123456789-.,":
+            continue
         value = match.group()
         separators = {c for c in value if not c.isdigit()}
         if len(separators) > 1:
@@ -293,6 +340,8 @@ def _ibans(text: str, out: list) -> None:
     while (match := _IBAN.search(text, at)) is not None:
         value = match.group()
         at = match.start() + 1
+        if match.start() and text[match.start() - 1].isalnum():
+            continue
         # The pattern runs on into the next words; the IBAN is the longest valid prefix, and the
         # search goes on after it (the words it ran into may hold another).
         ends = [i for i in range(len(value), 14, -1) if i == len(value) or value[i] == " "]
@@ -314,8 +363,55 @@ def _national_format_fits(value: str, number) -> bool:
     return _groups(value) == _groups(written)
 
 
+def _region_lengths() -> dict[str, tuple[str, frozenset[int]]]:
+    lengths = {}
+    for region in PHONE_REGIONS:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        lengths[region] = (metadata.national_prefix or "", frozenset(metadata.general_desc.possible_length))
+    return lengths
+
+
+def _region_patterns() -> dict[str, re.Pattern]:
+    """Each region's pattern for any of its national numbers (libphonenumber's general_desc)."""
+    return {region: re.compile(
+        phonenumbers.PhoneMetadata.metadata_for_region(region).general_desc.national_number_pattern)
+        for region in PHONE_REGIONS}
+
+
+_REGION_LENGTHS = _region_lengths()
+_REGION_PATTERNS = _region_patterns()
+_REGIONS_FOR: dict[tuple[str, int], tuple[str, ...]] = {}
+
+
+def _may_be_national(digits: str, region: str) -> bool:
+    """The digits (with or without the trunk prefix) fit the region's numbers at all: one regex,
+    before libphonenumber's full parse and validation (its slow part)."""
+    prefix, _lengths = _REGION_LENGTHS[region]
+    pattern = _REGION_PATTERNS[region]
+    if prefix and digits.startswith(prefix) and pattern.fullmatch(digits[len(prefix):]):
+        return True
+    return pattern.fullmatch(digits) is not None
+
+
+def _regions_for(digits: str) -> tuple[str, ...]:
+    """The regions whose national numbers can have these digits' length (after a trunk prefix):
+    parsing is the expensive part, so a 10-digit run isn't tried as Danish, say."""
+    key = (digits[0], len(digits))
+    regions = _REGIONS_FOR.get(key)
+    if regions is None:
+        regions = tuple(
+            region for region, (prefix, lengths) in _REGION_LENGTHS.items()
+            if len(digits) in lengths
+            or (prefix and digits.startswith(prefix) and len(digits) - len(prefix) in lengths))
+        _REGIONS_FOR[key] = regions
+    return regions
+
+
 def _phones(text: str, out: list) -> None:
     for match in _PHONE.finditer(text):
+        if _preceded_by(text, match.start(), "+.-/_") or not _PHONE_START.match(match.group()) \
+                or "+" in match.group()[2:]:
+            continue
         value, start = match.group().rstrip(" -./("), match.start()
         if value.startswith("(") and ")" not in value:
             value, start = value[1:], start + 1  # "(+55 11 95476-9939)": the brackets hold it
@@ -326,13 +422,21 @@ def _phones(text: str, out: list) -> None:
             continue
         if re.search(r"\d[ \-./]{2,}\d|\s{2,}", value):
             continue  # doubled separators: a list of numbers, not one
+        international = value.startswith(("+", "(+", "00"))
+        groups = re.findall(r"\d+", value)
+        if not international and (any(len(group) == 1 for group in groups[1:]) or _YEAR_RANGE.match(value)):
+            # A one-digit group after the first: versions (31.0.15.3623), lists (4 8 15 16),
+            # networks (203.0.113.0/24); phones are written in groups of two digits or more.
+            continue
         end = start + len(value)
         before = _window(text, start, 40)
         found = None
-        if value.startswith(("+", "(+")) or value.startswith("00"):
-            international = "+" + (value[2:] if value.startswith("00") else value.lstrip("(+"))
+        if international:
+            written = "+" + (value[2:] if value.startswith("00") else value.lstrip("(+"))
+            if written.startswith("+0"):
+                continue  # no country code starts with 0: a receipt number (000123456789)
             try:
-                number = phonenumbers.parse(international, None)
+                number = phonenumbers.parse(written, None)
             except phonenumbers.NumberParseException:
                 continue
             if phonenumbers.is_valid_number(number):
@@ -341,10 +445,11 @@ def _phones(text: str, out: list) -> None:
             if before.rstrip().endswith("#") or _NUMBER_NOT_PERSONAL.search(before[-25:]):
                 continue
             context = bool(_PHONE_WORDS.search(before))
-            groups = _groups(value)
             if not context and len(groups) == 1:
                 continue  # a bare digit run is an id unless the text says it's a phone
-            for region in PHONE_REGIONS:
+            for region in _regions_for(digits):
+                if not _may_be_national(digits, region):
+                    continue
                 try:
                     number = phonenumbers.parse(value, region)
                 except phonenumbers.NumberParseException:
@@ -359,9 +464,14 @@ def _phones(text: str, out: list) -> None:
 
 def _streets(text: str, out: list) -> None:
     for match in _STREET.finditer(text):
-        if _NOT_A_STREET.fullmatch(match.group()):
+        if _preceded_by(text, match.start(), ".,") or _NOT_A_STREET.fullmatch(match.group()):
             continue
         out.append(("street_address", match.start(), match.end()))
+    if "str" in text or "weg " in text or "gasse" in text or "allee" in text or "platz" in text \
+            or "ring " in text or "damm" in text:
+        for match in _STRASSE.finditer(text):
+            if not _preceded_by(text, match.start(), ""):
+                out.append(("street_address", match.start(), match.end()))
 
 
 #: When two findings overlap, the earlier type in this order wins (then the longer one).
@@ -379,9 +489,9 @@ def scan(text: str) -> list[tuple[str, int, int]]:
         _emails(text, found)
     if "@" in text or "u/" in text:
         _handles(text, found)
-    if "/" in text or ".com" in text or ".tv" in text:
+    if _PROFILE_HINT.search(text):
         _profiles(text, found)
-    if ":" in text:
+    if "::" in text or text.count(":") >= 7:
         _ipv6(text, found)
     if _DIGIT_RUN.search(text):
         if "." in text:

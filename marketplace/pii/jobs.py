@@ -18,14 +18,18 @@ def scan_processes() -> int:
 
 
 @task(retries=3, retry_delay=30)
-def scan_dataset(dataset_id: int) -> int:
-    """Scan up to PII_JOB_SLICE of the dataset's unscanned records, then queue the rest as a
-    new job (each slice commits on its own, so SQLite's writer is never held for long)."""
+def scan_dataset(dataset_id: int, after: int = 0) -> int:
+    """Scan up to PII_JOB_SLICE of the dataset's unscanned records with ids above `after`, then
+    queue the rest as a new job (each slice commits on its own, so SQLite's writer is never
+    held for long). Returns the records scanned in this slice."""
     limit = current_app.config["PII_JOB_SLICE"]
-    scanned = scanning.scan_records(db.session, dataset_id, processes=scan_processes(), limit=limit)
-    if scanned >= limit:
-        after_commit(scan_dataset, dataset_id)
-    return scanned
+    processes = scan_processes()
+    pool = scanning.shared_pool(processes) if processes > 1 else None
+    scanned = scanning.scan_records(db.session, dataset_id, processes=processes, pool=pool, limit=limit,
+                                    after=after)
+    if scanned.records >= limit:
+        after_commit(scan_dataset, dataset_id, scanned.last_id)
+    return scanned.records
 
 
 @periodic_task(crontab(minute="*/10"))

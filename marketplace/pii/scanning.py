@@ -8,9 +8,11 @@ never commit: the request, job or command around them commits once.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -39,9 +41,28 @@ def every_core() -> int:
 
 
 def process_pool(processes: int) -> Executor:
-    """A pool of `processes` fresh interpreters (forkserver: nothing of the parent's database
-    connections or locks is inherited)."""
-    return ProcessPoolExecutor(max_workers=processes, mp_context=get_context("forkserver"))
+    """A pool of `processes` fresh interpreters ("spawn": nothing of the parent's database
+    connections, threads or locks is inherited; each worker imports the detector once)."""
+    return ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn"))
+
+
+_pools: dict[int, Executor] = {}
+
+
+def shared_pool(processes: int) -> Executor:
+    """This process's pool of `processes` workers, started on first use and kept: a job worker
+    scanning slice after slice pays the workers' start once. Shut down at exit."""
+    pool = _pools.get(processes)
+    if pool is None:
+        pool = _pools[processes] = process_pool(processes)
+        if len(_pools) == 1:
+            atexit.register(_shutdown_pools)
+    return pool
+
+
+def _shutdown_pools() -> None:
+    while _pools:
+        _pools.popitem()[1].shutdown()
 
 
 class _Sql:
@@ -63,10 +84,27 @@ class _Sql:
         self.insert = (f"INSERT INTO pii_findings (record_id, start_offset, end_offset, dataset_id, type, "
                        f"detector_version) VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark})")
 
+        # SQLite: straight on the driver's cursor (no SQLAlchemy result objects), as the importer.
+        self.cursor = None if self.postgres else self.connection.connection.dbapi_connection.cursor()
+
     def execute(self, statement: str, parameters=(), many: bool = False):
+        if self.cursor is not None:
+            return (self.cursor.executemany if many else self.cursor.execute)(statement, parameters)
         if many:
             return self.connection.exec_driver_sql(statement, parameters)
         return self.connection.exec_driver_sql(statement, tuple(parameters))
+
+    def rows(self, statement: str, parameters) -> list:
+        return self.execute(statement, parameters).fetchall()
+
+    def mark_scanned(self, version: int, ids: list[int]) -> None:
+        """Mark the batch's records scanned: on SQLite by their id range (every unscanned live
+        record in it was read, in id order), on PostgreSQL by the list (one array parameter)."""
+        if self.postgres:
+            self.execute(f"UPDATE records SET pii_version = {version} WHERE id = ANY(%s)", (ids,))
+            return
+        self.execute(f"UPDATE records SET pii_version = {version} WHERE id BETWEEN ? AND ? AND "
+                     + self.where.replace("{v}", str(version)), (ids[0], ids[-1]))
 
     def ids(self, statement: str, ids: list[int]) -> None:
         """Run `statement` (with `{ids}` for a list of placeholders) over `ids`, in chunks."""
@@ -101,33 +139,41 @@ def forget_changed(session: Session, dataset_id: int, revision: int) -> None:
         "AND pii_version IS NOT NULL", (dataset_id, revision))
 
 
+class Scanned(NamedTuple):
+    #: Records scanned.
+    records: int
+    #: The highest record id read: a next slice starts after it.
+    last_id: int
+
+
 def scan_records(
     session: Session,
     dataset_id: int | None = None,
     *,
     processes: int = 1,
     limit: int | None = None,
+    after: int = 0,
     on_progress: Callable[[int], None] | None = None,
     pool: Executor | None = None,
-) -> int:
-    """Scan the live records not yet scanned by the current detector (of one dataset, or all),
-    replace their findings and mark them scanned. Returns how many records were scanned.
+) -> Scanned:
+    """Scan the live records with an id above `after` not yet scanned by the current detector
+    (of one dataset, or all), replace their findings and mark them scanned.
 
     `processes` > 1 scans batches on a process pool (made here unless `pool` is given);
     `limit` stops after about that many records (a whole batch more at most), so a job can
-    commit and go on in a new transaction. Raises nothing of its own; database errors pass.
+    commit and go on after `last_id` in a new transaction. Raises nothing of its own;
+    database errors pass.
     """
     sql = _Sql(session, dataset_id)
     version = int(detector.DETECTOR_VERSION)
     select = sql.select.replace("{v}", str(version))
-    mark_scanned = (f"UPDATE records SET pii_version = {version} WHERE id IN ({{ids}})")
     forget = "DELETE FROM pii_findings WHERE record_id IN ({ids})"
-    state = {"after": 0, "read": 0, "done": False}
+    state = {"after": after, "read": 0, "done": False}
 
     def next_batch():
         if state["done"] or (limit is not None and state["read"] >= limit):
             return None
-        rows = sql.execute(select, (state["after"], BATCH_SIZE)).all()
+        rows = sql.rows(select, (state["after"], BATCH_SIZE))
         if len(rows) < BATCH_SIZE:
             state["done"] = True
         if not rows:
@@ -144,7 +190,7 @@ def scan_records(
         if found:
             sql.execute(sql.insert, [(rows[i][0], start, end, rows[i][1], kind, version)
                                      for i, kind, start, end in found], many=True)
-        sql.ids(mark_scanned, ids)
+        sql.mark_scanned(version, ids)
         if on_progress:
             on_progress(len(rows))
 
@@ -153,7 +199,7 @@ def scan_records(
         while (rows := next_batch()) is not None:
             write(rows, scan_texts([row[2] for row in rows]))
             scanned += len(rows)
-        return scanned
+        return Scanned(scanned, state["after"])
     own_pool = pool is None
     pool = pool or process_pool(processes)
     try:
@@ -170,4 +216,4 @@ def scan_records(
     finally:
         if own_pool:
             pool.shutdown()
-    return scanned
+    return Scanned(scanned, state["after"])
