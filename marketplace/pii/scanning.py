@@ -73,9 +73,12 @@ class _Sql:
         self.postgres = self.connection.dialect.name == "postgresql"
         mark = "?" if self.connection.dialect.paramstyle == "qmark" else "%s"
         self.mark = mark
-        where = "taken_down_at IS NULL AND (pii_version IS NULL OR pii_version <> {v})"
+        # The unary plus keeps the planner off the (dataset_id, pii_version) index: batches walk
+        # the records in id order from where the last one stopped, so a scan reads each record
+        # once. (Through that index, every batch would gather and sort all unscanned records.)
+        where = "taken_down_at IS NULL AND (+pii_version IS NULL OR +pii_version <> {v})"
         if dataset_id is not None:
-            where = f"dataset_id = {int(dataset_id)} AND {where}"
+            where = f"+dataset_id = {int(dataset_id)} AND {where}"
         self.where = where
         # On PostgreSQL the batch's rows stay locked until the commit, so an import can't change
         # a text between its reading here and its marking as scanned (SQLite: one writer anyway).
