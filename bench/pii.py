@@ -14,7 +14,10 @@ process itself when PII_SCAN_PROCESSES=1, else on a pool of that many processes)
 findings and marks the records, a slice of PII_JOB_SLICE records per transaction.
 
 `records_per_s_per_core` is the one-process rate; `records_per_s_all_cores` the rate with a
-pool of `cores` processes (the job's own process reads and writes meanwhile). `peak_mb` is the
+pool of `cores` processes (the job's own process reads and writes meanwhile). `scaling` is
+all cores / (cores × one core); `bare_cpu_loop_scaling`, measured before and after the runs,
+is the same ratio for a bare CPU loop: on a machine shared with other work it says how much
+of the machine the run could have had. `peak_mb` is the
 largest resident set of any one process (the job's or a worker's, ru_maxrss). Goals (issue 18):
 ≥ 12,000 records/s per core, all cores ≥ 0.75 × cores × one core, peak under 300 MB.
 """
@@ -152,6 +155,29 @@ def child_scan(db_path: Path, dataset_id: int, processes: int) -> dict:
             "findings": findings}
 
 
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def parallel_floor(cores: int, n: int = 10_000_000) -> float:
+    """How well a bare CPU loop scales over `cores` processes right now (1.0: perfectly; a shared
+    machine whose other users hold a core gives less): the all-cores figure's context."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    started = time.perf_counter()
+    _burn(n)
+    one = time.perf_counter() - started
+    with ProcessPoolExecutor(cores) as pool:
+        list(pool.map(_burn, [10] * cores))
+        started = time.perf_counter()
+        list(pool.map(_burn, [n] * cores))
+        every = time.perf_counter() - started
+    return round(one / every, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -172,12 +198,14 @@ def main() -> None:
         print(f"built {args.records:,} records in {time.perf_counter() - started:.0f} s: {built}",
               file=sys.stderr)
         runs = {}
+        floors = [parallel_floor(cores)]
         for name, processes in (("one", 1), ("all", cores)):
             copy = Path(folder) / f"{name}.sqlite3"
             shutil.copyfile(source, copy)
             runs[name] = run_child(Path(__file__), str(copy), str(built["dataset_id"]), str(processes))
             print(f"{name}: {runs[name]}", file=sys.stderr)
             copy.unlink()
+        floors.append(parallel_floor(cores))
     one, every = runs["one"], runs["all"]
     per_core = args.records / one["seconds"]
     all_cores = args.records / every["seconds"]
@@ -189,6 +217,7 @@ def main() -> None:
         "seconds_one_process": round(one["seconds"], 1), "seconds_all_cores": round(every["seconds"], 1),
         "cpu_seconds_one_process": round(one["cpu_seconds"], 1),
         "scaling": round(all_cores / (cores * per_core), 2),
+        "bare_cpu_loop_scaling": floors,
         "peak_mb": round(max(one["peak_mb"], every["peak_mb"], every["workers_peak_mb"])),
         "job_process_peak_mb": round(max(one["peak_mb"], every["peak_mb"])),
         "worker_peak_mb": round(every["workers_peak_mb"]),
