@@ -59,6 +59,8 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.licensing.presenters import register_license_page_section
     from marketplace.licensing.settlement import LicenseSettlement
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.pii import jobs as pii_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.pii import services as pii
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
     from marketplace.payouts import check as payout_check
@@ -81,6 +83,7 @@ def _init_extensions(app: Flask) -> None:
         session, license, opt_in_regions=app.config["OPT_IN_REGIONS"]))
     payout_webhooks.register()
     payout_check.register()
+    pii.register()
 
 
 def _spec_kwargs() -> dict:
@@ -122,12 +125,15 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.payments import api as payments_api
     from marketplace.payouts import api as payouts_api
     from marketplace.payouts import views as payouts_views
+    from marketplace.pii import api as pii_api
+    from marketplace.pii import views as pii_views
     from marketplace.transparency import api as transparency_api
     from marketplace.transparency import views as transparency_views
 
     for blueprint in (accounts_api.blp, catalog_api.blp, ledger_api.blp, licensing_api.blp,
                       claims_api.blp, statement_api.blp, consent_api.blp, erasure_api.blp,
-                      transparency_api.blp, delivery_api.blp, payouts_api.blp):
+                      transparency_api.blp, delivery_api.blp, payouts_api.blp,
+                      pii_api.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix="/api/v1")
     csrf.exempt(payments_api.blp)
@@ -143,6 +149,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(transparency_views.bp)
     app.register_blueprint(delivery_views.bp)
     app.register_blueprint(payouts_views.bp)
+    app.register_blueprint(pii_views.bp)
+    pii_views.register(app)
 
 
 def _register_cli(app: Flask) -> None:
@@ -153,6 +161,7 @@ def _register_cli(app: Flask) -> None:
     from marketplace.delivery import cli as delivery_cli
     from marketplace.ledger import cli as ledger_cli
     from marketplace.payouts import cli as payouts_cli
+    from marketplace.pii import cli as pii_cli
 
     app.cli.add_command(catalog_cli.records)
     app.cli.add_command(accounts_cli.admin)
@@ -162,3 +171,4 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(jobs.worker_command)
     app.cli.add_command(delivery_cli.delivery)
     app.cli.add_command(payouts_cli.payouts)
+    app.cli.add_command(pii_cli.pii)

@@ -71,6 +71,13 @@ def load() -> dict:
         #: Days a buyer has to acknowledge a withdrawal before the transparency report counts
         #: its license as overdue.
         "ACK_OVERDUE_DAYS": _int("ACK_OVERDUE_DAYS", 30),
+        #: An import leaving at most this many records unscanned for personal data scans them in
+        #: its own request; more go to a background job (marketplace/pii).
+        "PII_INLINE_SCAN_MAX": _int("PII_INLINE_SCAN_MAX", 5_000),
+        #: Processes the background scan and `flask pii scan` use; 0 means every core.
+        "PII_SCAN_PROCESSES": _int("PII_SCAN_PROCESSES", 0),
+        #: Records one scan job handles in one transaction before it queues the rest.
+        "PII_JOB_SLICE": _int("PII_JOB_SLICE", 200_000),
         #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
         "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
         #: Rate-limit storage (Flask-Limiter URI); memory suits one process.

@@ -17,6 +17,9 @@ class DomainError(Exception):
     """A rule of the product refused the request."""
 
     code = 400
+    #: More top-level members of the JSON error body, beside code, status and message
+    #: (API.md: a freeze refused during the personal-data scan says `scanned` and `total`).
+    extra: dict | None = None
 
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
@@ -77,10 +80,11 @@ def _wants_json() -> bool:
     )
 
 
-def error_response(code: int, message: str, errors: dict | None = None, headers=None):
+def error_response(code: int, message: str, errors: dict | None = None, headers=None,
+                   extra: dict | None = None):
     status = HTTPStatus(code)
     if _wants_json():
-        body = {"code": code, "status": status.phrase, "message": message}
+        body = {**(extra or {}), "code": code, "status": status.phrase, "message": message}
         if errors:
             body["errors"] = errors
         response = jsonify(body)
@@ -112,7 +116,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(error: DomainError):
         boundary.rollback()
-        return error_response(error.code, error.message, error.errors)
+        return error_response(error.code, error.message, error.errors, extra=error.extra)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):

@@ -23,3 +23,4 @@ from marketplace.ledger.models import (  # noqa: F401
 from marketplace.licensing.models import License, LicenseTransition, LicenseVersion  # noqa: F401
 from marketplace.payments.models import Dispute, Payment, Refund, WebhookEvent  # noqa: F401
 from marketplace.payouts.models import Payout, PayoutAccount, PayoutResult, PayoutRun  # noqa: F401
+from marketplace.pii.models import PiiFinding, VersionPiiReport  # noqa: F401

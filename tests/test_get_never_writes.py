@@ -76,14 +76,14 @@ def world(client, runner, platform, buyer, stripe_gateway, app):
     return {
         "values": {"slug": dataset["slug"], "license_id": license["id"], "offer_id": offer_id,
                    "transaction_id": transaction_id, "external_id": "u0", "token": token,
-                   "run_id": run.get_json()["id"]},
+                   "run_id": run.get_json()["id"], "number": "1.0.0"},
         "roles": {"anonymous": None, "platform": platform, "buyer": buyer, "contributor": person,
                   "admin": {"headers": admin}},
     }
 
 
 #: How each path parameter is filled from `world`.
-PARAMETERS = {"slug", "license_id", "offer_id", "transaction_id", "external_id", "token", "run_id"}
+PARAMETERS = {"slug", "license_id", "offer_id", "transaction_id", "external_id", "token", "run_id", "number"}
 SKIPPED_ENDPOINTS = {"static"}
 
 

@@ -131,7 +131,8 @@ def take_down_record(slug: str, external_id: str):
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Only platforms freeze versions.")
 @blp.alt_response(404, description="Not one of yours.")
-@blp.alt_response(409, description="No live records, or nothing changed since the last version.")
+@blp.alt_response(409, description="No live records, nothing changed since the last version, or records "
+                  "not yet scanned for personal data ({message, scanned, total}).")
 def freeze_version(slug: str):
     """Freeze the live records as the next version (semver)."""
     dataset = services.owned_dataset(db.session, _platform_id(), slug)

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from marketplace.catalog import hooks
 from marketplace.catalog.models import Dataset, Record
 from marketplace.catalog.record_lines import (
     MAX_EXTERNAL_ID,
@@ -167,5 +168,6 @@ def import_records(
         raise Invalid("The file holds no records.", {"body": ["No records found."]})
     # Without a single conflict, every line made a record; else count them.
     created = session.scalar(count_live) - before if writer.conflicts else lines
+    hooks.records_imported(session, dataset.id, revision)
     session.expire(dataset)
     return ImportResult(created=created, updated=lines - created)

@@ -58,6 +58,18 @@ class Billing(StrEnum):
     ANNUAL = "annual"
 
 
+class PiiRedaction(StrEnum):
+    """What an export puts where personal data was found (SPEC.md)."""
+
+    PLACEHOLDER = "placeholder"
+    PSEUDONYM = "pseudonym"
+
+
+#: Personal-data types a dataset may export as written (SPEC.md); never e-mail, phone, card, IBAN.
+PII_KEEPABLE = ("handle", "profile_url")
+PII_ALLOW_MAX = 1000
+
+
 
 
 class Contributor(TimestampMixin, Base):
@@ -86,6 +98,7 @@ class Dataset(TimestampMixin, Base):
         one_of("consent_policy", ConsentPolicy),
         one_of("weighting", Weighting),
         one_of("status", DatasetStatus),
+        one_of("pii_redaction", PiiRedaction),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,6 +128,12 @@ class Dataset(TimestampMixin, Base):
     #: Bumped by every import and take-down; versions remember it to tell what changed.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: How exports replace personal data: "placeholder" (`<EMAIL>`) or "pseudonym" (per license).
+    pii_redaction: Mapped[str] = mapped_column(String(12), default="placeholder")
+    #: Types exported as written: only "handle" and "profile_url" may be kept (PII_KEEPABLE).
+    pii_keep: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Exact values never redacted (the platform's own support address, say); at most 1,000.
+    pii_allow: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     #: Lower-cased title, summary, description and tags: what full-text search reads.
     search_document: Mapped[str] = mapped_column(Text, default="")
@@ -162,6 +181,8 @@ class Record(Base):
         # Also answers, from the index alone, what freezing sums per contributor (live records and
         # their tokens) and whether a contributor has a live record (migration 0008).
         Index("ix_records_dataset_contributor", "dataset_id", "contributor_id", "taken_down_at", "tokens"),
+        # Counts and finds a dataset's records not yet scanned by the current detector.
+        Index("ix_records_dataset_pii_version", "dataset_id", "pii_version"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -188,6 +209,9 @@ class Record(Base):
     #: When the contributor had it erased: the text is gone, the row stays as a tombstone
     #: (external id and times) so buyers can be told what to delete. Also taken down.
     erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The personal-data detector version (pii.detector.DETECTOR_VERSION) that scanned the
+    #: current text; empty until scanned, and emptied again when an import changes the text.
+    pii_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class DatasetVersion(Base):

@@ -12,9 +12,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from marketplace.catalog.models import (
     CONTENT_KINDS,
+    PII_ALLOW_MAX,
+    PII_KEEPABLE,
     SCOPES,
     Billing,
     ConsentPolicy,
+    PiiRedaction,
     PriceModel,
     Weighting,
 )
@@ -41,6 +44,23 @@ class DatasetUpdateSchema(Schema):
     tags = fields.List(String(), validate=validate.Length(max=20))
     consent_policy = String(validate=validate.OneOf(list(ConsentPolicy)))
     weighting = String(validate=validate.OneOf(list(Weighting)))
+    pii_redaction = String(
+        validate=validate.OneOf(list(PiiRedaction)),
+        metadata={"description": "Exports replace personal data by typed placeholders (<EMAIL>) "
+                                 "or by typed pseudonyms per license (<EMAIL_5f2c9a1b>)."})
+    pii_keep = fields.List(
+        String(), validate=validate.Length(max=20),
+        metadata={"description": "Types exported as written: handle, profile_url (no other)."})
+    pii_allow = fields.List(
+        String(validate=validate.Length(min=1, max=500)), validate=validate.Length(max=PII_ALLOW_MAX),
+        metadata={"description": "Exact values never redacted (at most 1,000)."})
+
+    @validates("pii_keep")
+    def _pii_keep(self, value, **_):
+        bad = [kind for kind in value if kind not in PII_KEEPABLE]
+        if bad:
+            raise ValidationError(
+                f"Only handle and profile_url may be kept as written; {bad[0]!r} is always redacted.")
 
     @validates("languages")
     def _languages(self, value, **_):
@@ -67,6 +87,10 @@ class DatasetCreateSchema(DatasetUpdateSchema):
     tags = fields.List(String(), load_default=list, validate=validate.Length(max=20))
     consent_policy = String(load_default="opt_out", validate=validate.OneOf(list(ConsentPolicy)))
     weighting = String(load_default="records", validate=validate.OneOf(list(Weighting)))
+    pii_redaction = String(load_default="placeholder", validate=validate.OneOf(list(PiiRedaction)))
+    pii_keep = fields.List(String(), load_default=list, validate=validate.Length(max=20))
+    pii_allow = fields.List(String(validate=validate.Length(min=1, max=500)), load_default=list,
+                            validate=validate.Length(max=PII_ALLOW_MAX))
 
     @validates("slug")
     def _slug(self, value, **_):
@@ -217,6 +241,9 @@ class DatasetSummarySchema(Schema):
 
 class DatasetSchema(DatasetSummarySchema):
     description = fields.String()
+    pii_redaction = fields.String()
+    pii_keep = fields.List(fields.String())
+    pii_allow = fields.List(fields.String())
     versions = fields.List(fields.Nested(VersionSchema))
     offers = fields.List(fields.Nested(OfferSchema))
     created_at = fields.DateTime()

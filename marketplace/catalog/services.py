@@ -15,6 +15,7 @@ from marketplace.text import has_nul
 
 EDITABLE_FIELDS = (
     "title", "summary", "description", "content_kind", "tags", "consent_policy", "weighting",
+    "pii_redaction", "pii_keep", "pii_allow",
 )
 
 
@@ -51,6 +52,10 @@ def _apply(dataset: Dataset, fields: dict) -> None:
             setattr(dataset, name, fields[name])
     if "tags" in fields:
         dataset.tags = sorted({tag.strip().lower() for tag in fields["tags"]})
+    if "pii_keep" in fields:
+        dataset.pii_keep = sorted(set(fields["pii_keep"]))
+    if "pii_allow" in fields:
+        dataset.pii_allow = list(dict.fromkeys(fields["pii_allow"]))
     if "languages" in fields:
         codes = sorted(set(fields["languages"]))
         dataset.language_rows = [DatasetLanguage(code=code) for code in codes]

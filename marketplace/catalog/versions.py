@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from marketplace.catalog import hooks
 from marketplace.catalog.models import Dataset, DatasetVersion, Record, VersionContributor
 from marketplace.errors import Conflict
 
@@ -112,9 +113,11 @@ def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
 
     Writes each contributor's weight (records and tokens) once, with one
     INSERT … SELECT … GROUP BY, so allocation never re-aggregates records.
-    :raise Conflict: no live records, or nothing changed since the last version.
+    :raise Conflict: no live records, or nothing changed since the last version; or a hook
+        refused (pii: records not yet scanned by the current detector, a 409 with counts).
     """
     dataset = session.scalar(select(Dataset).where(Dataset.id == dataset.id).with_for_update(of=Dataset))
+    hooks.freezing(session, dataset.id)
     previous = session.scalar(
         select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id)
         .order_by(DatasetVersion.id.desc()).limit(1)
@@ -155,6 +158,7 @@ def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
     version.contributor_count = contributors
     version.sha256, version.first_record_at, version.last_record_at = _export_digest(session, dataset.id)
     session.flush()
+    hooks.frozen(session, dataset, version)
     session.expire(dataset, ["versions"])
     return version
 

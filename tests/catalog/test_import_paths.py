@@ -264,7 +264,8 @@ def test_both_paths_refuse_the_same_lines_and_store_the_same_rows(dataset, caref
     sqlite = _is_sqlite()
     seen = Counter()
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # derandomize: the same files every run, so the coverage count below is stable, not a dice roll.
+    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(files)
     def both_paths_agree(objects):
         careful_lines.clear()
