@@ -7,6 +7,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.e2e.checkout import license_and_pay
 from tests.e2e.test_platform_journey import sign_up
 from tests.licensing.test_over_http import publish
 from tests.licensing.test_over_http import sign_up as api_sign_up
@@ -48,16 +49,7 @@ def test_a_card_typed_with_spaces_pays_and_the_page_shows_one_state(page, live_s
     platform = api_sign_up(live_server.url, "platform")
     offer = publish(live_server.url, platform, [("kai", "US", 2)])
     sign_up(page, "buyer", "Spaced Cards Inc")
-    page.goto(f"/datasets/{offer['dataset']}")
-    page.get_by_role("button", name="License under Training").click()
-    page.get_by_role("button", name="Accept the terms and continue to payment").click()
-    page.get_by_placeholder("number").fill("4242 4242 4242 4242")
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("34")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("42424")
-    page.get_by_role("button", name=re.compile("^Pay ")).click()
-    expect(page).to_have_url(re.compile(r"/licenses/\d+$"))
+    license_and_pay(page, offer["dataset"], card="4242 4242 4242 4242")
     status = page.locator("#license-status")
     expect(status).not_to_contain_text("Pay now")
     expect(status).not_to_contain_text("waiting for payment")

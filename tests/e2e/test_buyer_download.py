@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.checkout import license_and_pay
 from tests.e2e.test_platform_journey import sign_up
 from tests.licensing.test_over_http import publish
 from tests.licensing.test_over_http import sign_up as api_sign_up
@@ -20,17 +20,7 @@ def test_buyer_downloads_the_export_and_it_matches_the_manifest(page, live_serve
     platform = api_sign_up(live_server.url, "platform")
     offer = publish(live_server.url, platform, [("ines", "US", 3), ("jon", "BR", 2), ("kai", "FR", 2)])
     sign_up(page, "buyer", "Download Models")
-    page.goto(f"/datasets/{offer['dataset']}")
-    page.get_by_role("button", name="License under Training").click()
-    page.get_by_role("button", name="Accept the terms and continue to payment").click()
-    expect(page).to_have_url(re.compile(r"/licenses/\d+/pay$"))
-    page.get_by_placeholder("number").fill("4242424242424242")
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("34")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("42424")
-    page.get_by_role("button", name=re.compile("^Pay ")).click()
-    expect(page).to_have_url(re.compile(r"/licenses/\d+$"))
+    license_and_pay(page, offer["dataset"])
     expect(page.locator("[data-status]")).to_have_attribute("data-status", "active", timeout=20_000)
     license_url = page.url
     page.reload()

@@ -9,22 +9,17 @@ own SQLite file instead of the suite's rolled-back transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import Flask
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
-from marketplace import create_app, jobs
 from marketplace.boundary import unit_of_work
-from marketplace.extensions import api, db, limiter
+from marketplace.extensions import db
 from marketplace.ledger import check, posting
 from marketplace.ledger.models import MARKETPLACE, LedgerCheck, LedgerTransaction
 from tests import factories
-from tests.conftest import TEST_CONFIG
+from tests.isolated import app_on
 from tests.ledger import helpers
 
 pytestmark = pytest.mark.isolated_db
@@ -33,26 +28,9 @@ TIMEOUT = 30
 PASSWORD = "long enough password"
 
 
-@contextmanager
-def sqlite_app(path: Path) -> Iterator[Flask]:
-    """The app on a migrated SQLite file of its own. create_app() rebinds module-level singletons
-    (the job queue's app, the rate limiter, flask-smorest's Api): given back at the end, as in
-    tests/isolated.py."""
-    saved = {extension: dict(vars(extension)) for extension in (api, limiter)}
-    saved_job_app = jobs._state["app"]
-    try:
-        market = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
-        with market.app_context():
-            upgrade()
-        yield market
-        with market.app_context():
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        for extension, state in saved.items():
-            vars(extension).clear()
-            vars(extension).update(state)
-        jobs._state["app"] = saved_job_app
+def sqlite_app(path: Path):
+    """The app on a migrated SQLite file of its own (tests/isolated.py gives the singletons back)."""
+    return app_on(f"sqlite:///{path}")
 
 
 @pytest.fixture
