@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PRAGMAS, migrated_app  # noqa: E402
+from _common import PRAGMAS, mark_scanned, migrated_app  # noqa: E402
 
 PASSWORD = "statement bench password"
 ME = "me-0001"
@@ -70,6 +70,7 @@ def sales(app) -> int:
                       "text": f"post {k} by {person} about bench things", "created_at": "2024-05-01T12:00:00Z"}
                      for person, region, count in people for k in range(count)]
             importer.import_records(db.session, dataset, enumerate(lines, 1))
+            mark_scanned(db.session, dataset.id)
             versions.freeze_version(db.session, dataset)
             offer = offers.create_offer(db.session, dataset, OfferCreateSchema().load({
                 "name": "Training", "scopes": [("ai-train", "ai-input", "ai-eval")[n]], "term_months": 12,

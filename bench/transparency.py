@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import migrated_app, peak_mb  # noqa: E402
+from _common import mark_scanned, migrated_app, peak_mb  # noqa: E402
 from allocation import FEE_BPS, GROSS, OPT_IN, connect, facts, fill, make_dataset  # noqa: E402
 
 from marketplace.transparency.cache import ReportCache  # noqa: E402
@@ -52,6 +52,7 @@ def build(db_path: Path, records: int, contributors: int, payments: int):
         app.config["OPT_IN_REGIONS"] = OPT_IN
         begin_immediate(db.session)
         dataset = db.session.get(Dataset, dataset_id)
+        mark_scanned(db.session, dataset_id)
         version = freeze_version(db.session, dataset)
         offers.create_offer(db.session, dataset, OfferCreateSchema().load({
             "name": "Training", "scopes": ["ai-train"], "term_months": 12, "territory": ["*"],
