@@ -148,7 +148,7 @@ def pay_out(payees: list[User], platforms: list[Organization], *, currency: str,
             set_batch_account(db.session, Payee(organization_id=platform.id), f"payouts@{platform.slug}.example.test")
     run = payouts.start_run(db.session, currency=currency, threshold=threshold, started_by="demo")
     reserved = payouts.reserve_all(db.session, run)
-    line = f"payout run #{run.id}: {len(reserved)} payouts, {sum(r.amount for r in reserved):,} {currency}"
+    line = f"payout run #{run.id}: {len(reserved)} payouts, {Money(sum(r.amount for r in reserved), currency)}"
     if settle:
         payout_batch.import_results(db.session, run.id, "".join(f"{r.id},paid\n" for r in reserved))
         return line + ", paid (the processor's results imported)"

@@ -143,3 +143,5 @@ def test_the_printed_summary_speaks_money_in_currency(runner):
     for line in sales:
         assert re.search(r", [\d,]+\.\d\d USD shared among [\d,]+ contributors", line), line
     assert re.search(r", [\d,]+\.\d\d USD refunded$", "\n".join(sales), re.MULTILINE), sales
+    runs = re.findall(r"^\s*payout run #\d+: .+$", output, re.MULTILINE)
+    assert runs and all(re.search(r"payouts, [\d,]+\.\d\d USD", line) for line in runs), runs
