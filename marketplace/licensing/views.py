@@ -1,7 +1,16 @@
 """Web pages: checkout (Stripe.js Card Element), the buyer's licenses, platform sales, admin refunds."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from marketplace.accounts.guards import (
@@ -14,6 +23,7 @@ from marketplace.boundary import attempt
 from marketplace.catalog.offers import quote
 from marketplace.extensions import db
 from marketplace.licensing import services
+from marketplace.licensing.models import LicenseStatus
 from marketplace.licensing.presenters import (
     license_page_sections,
     license_refunds,
@@ -93,8 +103,18 @@ def _viewable_license(license_id: int):
 @login_required
 def license_page(license_id: int):
     license = _viewable_license(license_id)
-    template = "licensing/_status.html" if request.headers.get("HX-Request") else "licensing/license.html"
-    return render_template(template, license=license, view=license_view(db.session, license),
+    view = license_view(db.session, license)
+    if request.headers.get("HX-Request"):
+        # The pending page polls its status block; once the payment settled, the whole page
+        # (downloads, history, the flash) is out of date: htmx reloads it once.
+        block = make_response(render_template(
+            "licensing/_status.html", license=license, view=view,
+            payments=payments.license_payments(db.session, license.id),
+            refunds=license_refunds(db.session, license.id)))
+        if view["status"] != LicenseStatus.PENDING_PAYMENT:
+            block.headers["HX-Refresh"] = "true"
+        return block
+    return render_template("licensing/license.html", license=license, view=view,
                            payments=payments.license_payments(db.session, license.id),
                            refunds=license_refunds(db.session, license.id),
                            sections=license_page_sections(db.session, license))

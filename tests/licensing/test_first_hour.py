@@ -118,3 +118,17 @@ def test_a_platforms_sales_rows_open_the_sales_split(client, app, platform, othe
     other = app.test_client()
     factories.login(other, other_platform)
     assert other.get(f"/platform/sales/{license['id']}").status_code == 404
+
+
+def test_the_polling_status_block_reloads_the_page_once_the_license_is_active(client, app, platform, buyer,
+                                                                                stripe_gateway):
+    """While pending, the status block answers alone; once paid, it tells htmx to reload the page,
+    so the downloads, the history and the messages on it are those of an active license."""
+    offer_id = offer_of(client, platform)
+    pending = buy(client, buyer, offer_id).get_json()
+    factories.login(client, buyer)
+    waiting = client.get(f"/licenses/{pending['id']}", headers={"HX-Request": "true"})
+    assert "HX-Refresh" not in waiting.headers and b'id="license-status"' in waiting.data
+    paid = sell(client, app, buyer, offer_id)
+    done = client.get(f"/licenses/{paid['id']}", headers={"HX-Request": "true"})
+    assert done.headers["HX-Refresh"] == "true"
