@@ -4,24 +4,29 @@ measured in the same run: the same rows written as JSONL straight from a `sqlite
     .venv/bin/python bench/export.py [--records N] [--contributors M] [--rounds R]
 
 The dataset is bench/allocation.py's (bulk SQL, consent decisions of every kind, a fifth of the
-contributors in opt-in regions), frozen, offered, published and licensed (paid offline as the demo
-pays). Then, each in a fresh process, R times alternately:
+contributors in opt-in regions), with one personal value (e-mail, phone, card, IBAN, handle or IP
+address) appended to one record in twenty, scanned by the personal-data scan (every core), frozen,
+offered, published and licensed (paid offline as the demo pays). None of that is timed. Then,
+each in a fresh process, R times alternately:
 
 - export: POST /api/v1/licenses/{id}/downloads, then GET the signed URL through the test client,
   unbuffered, writing each chunk to a file as it comes (the route's whole work: eligibility by the
-  one rule at download time, the server-side cursor, pseudonyms, canaries, the sha256 tally, and the
-  job that logs the download);
+  one rule at download time, the server-side cursor, each batch's findings in one query and the
+  redaction of the records that have any, pseudonyms, canaries, the sha256 tally, and the job
+  that logs the download);
 - floor: the exported rows (the eligible contributors' records, picked before timing) read from a
-  bare sqlite3 cursor and written as JSONL with orjson.
+  bare sqlite3 cursor and written as JSONL with orjson (stored texts, unredacted).
 
 Best of each. `peak_mb` is the exporting process's RSS high-water mark (app and all);
 `baseline_mb` that mark before the export. Last line: one JSON object with `mb_per_s`,
-`ratio_to_floor` (export seconds / floor seconds), `peak_mb`.
+`ratio_to_floor` (export seconds / floor seconds), `peak_mb`, and `placeholders` (counted in
+the exported file) beside `planted` (records given a value; the export holds the eligible ones).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 import sys
 import tempfile
@@ -33,6 +38,19 @@ from _common import migrated_app, peak_mb, run_child  # noqa: E402
 from allocation import OPT_IN, connect, fill, make_dataset  # noqa: E402
 
 SECRET = "bench-secret-not-real"
+PLACEHOLDER = re.compile(rb"<(?:EMAIL|PHONE|IP_ADDRESS|PAYMENT_CARD|IBAN|HANDLE)>")
+
+# One record in twenty (5%) gets one personal value, of five kinds in turn, so the export's
+# redaction does real work (the rest pass through untouched).
+PLANT_SQL = """
+UPDATE records SET text = text || CASE (id / 20) % 6
+    WHEN 0 THEN printf(' mail me at ann.%d@example.org', id)
+    WHEN 1 THEN printf(' call +1 415 867 %04d', id % 10000)
+    WHEN 2 THEN ' card 4111 1111 1111 1111 thanks'
+    WHEN 3 THEN ' IBAN DE89 3704 0044 0532 0130 00'
+    WHEN 4 THEN printf(' thanks @user_%d', id)
+    ELSE printf(' server at 81.2.%d.%d:8080', (id / 256) % 200 + 1, id % 250 + 1) END
+WHERE dataset_id = ? AND id % 20 = 0"""
 
 
 def _app(db_path: Path):
@@ -43,6 +61,8 @@ def _app(db_path: Path):
 
 
 def child_build(db_path: Path, records: int, contributors: int) -> dict:
+    from sqlalchemy import text
+
     from marketplace.accounts import services as accounts
     from marketplace.catalog import offers, services
     from marketplace.catalog.models import Dataset
@@ -52,13 +72,23 @@ def child_build(db_path: Path, records: int, contributors: int) -> dict:
     from marketplace.db import begin_immediate, utcnow
     from marketplace.demo_history import paid_license
     from marketplace.extensions import db
+    from marketplace.pii import scanning
 
     migrated_app(db_path)
     app = _app(db_path)
     started = time.perf_counter()
     platform_id, dataset_id = make_dataset(app, "big")
     fill(db_path, platform_id, dataset_id, records, contributors)
+    connection = connect(db_path)
+    with connection:
+        planted = connection.execute(PLANT_SQL, (dataset_id,)).rowcount
+    connection.close()
     with app.app_context():
+        begin_immediate(db.session)
+        scanning.scan_records(db.session, dataset_id, processes=scanning.every_core())  # as the scan job does
+        db.session.commit()
+        findings = db.session.scalar(text("SELECT COUNT(*) FROM pii_findings WHERE dataset_id = :d"),
+                                     {"d": dataset_id})
         begin_immediate(db.session)
         dataset = db.session.get(Dataset, dataset_id)
         version = freeze_version(db.session, dataset)
@@ -81,7 +111,8 @@ def child_build(db_path: Path, records: int, contributors: int) -> dict:
     connection.execute("CREATE TABLE bench_eligible (id INTEGER PRIMARY KEY)")
     connection.executemany("INSERT INTO bench_eligible VALUES (?)", ((i,) for i in eligible))
     connection.close()
-    return {**result, "eligible_contributors": len(eligible), "build_s": round(time.perf_counter() - started, 1)}
+    return {**result, "eligible_contributors": len(eligible), "planted": planted, "findings": findings,
+            "build_s": round(time.perf_counter() - started, 1)}
 
 
 def child_export(db_path: Path, license_id: int, api_key: str, out: Path) -> dict:
@@ -101,9 +132,13 @@ def child_export(db_path: Path, license_id: int, api_key: str, out: Path) -> dic
             size += len(chunk)
     response.close()
     seconds = time.perf_counter() - started
+    lines = placeholders = 0
     with open(out, "rb") as handle:
-        lines = sum(1 for _ in handle)
-    return {"seconds": seconds, "bytes": size, "lines": lines, "peak_mb": peak_mb(), "baseline_mb": baseline}
+        for line in handle:
+            lines += 1
+            placeholders += len(PLACEHOLDER.findall(line))
+    return {"seconds": seconds, "bytes": size, "lines": lines, "placeholders": placeholders, "peak_mb": peak_mb(),
+            "baseline_mb": baseline}
 
 
 def child_floor(db_path: Path, dataset_id: int, out: Path) -> dict:
@@ -149,7 +184,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dividend-bench-") as folder:
         db_path, out = Path(folder) / "export.sqlite3", Path(folder) / "out.jsonl"
         built = run_child(script, "build", str(db_path), str(args.records), str(args.contributors))
-        print(f"built {args.records:,} records from {args.contributors:,} contributors, licensed "
+        print(f"built {args.records:,} records from {args.contributors:,} contributors ({built['planted']:,} with "
+              f"a personal value, {built['findings']:,} findings stored by the scan), licensed "
               f"({built['eligible_contributors']:,} contributors eligible) in {built['build_s']:.0f} s (not timed)",
               flush=True)
         exports, floors = [], []
@@ -174,6 +210,7 @@ def main() -> None:
         "baseline_mb": round(export["baseline_mb"], 1), "export_s": round(export["seconds"], 2),
         "floor_s": round(floor["seconds"], 2), "floor_mb_per_s": round(floor["bytes"] / 1e6 / floor["seconds"], 1),
         "records": export["lines"] - 3, "bytes": export["bytes"], "rounds": args.rounds,
+        "placeholders": export["placeholders"], "planted": built["planted"],
     }))
 
 

@@ -1,8 +1,9 @@
-"""Freezing versions: counts, each contributor's weight, and the canonical export's sha256."""
+"""Freezing versions: counts, each contributor's weight, and the canonical export's sha256
+(over the texts as exported with placeholders: see `register_text_rewriter`)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import orjson
@@ -50,43 +51,69 @@ def _changes_since(session: Session, dataset_id: int, revision: int) -> tuple[bo
     return bool(removed_or_changed), bool(added)
 
 
+#: Rewrites of the canonical export's texts. Each `factory(session, dataset)` returns a function
+#: from one batch of rows, [(record id, stored text, scanned)], to their texts as the canonical
+#: export carries them, in the same order. marketplace.pii registers its placeholder redaction
+#: here when the app is created (SPEC.md: "A version's sha256 covers its export with
+#: placeholders"), so the catalog imports nothing of it.
+_text_rewriters: list[Callable[[Session, Dataset], Callable[[list[tuple[int, str, bool]]], list[str]]]] = []
+
+
+def register_text_rewriter(factory) -> None:
+    """Add a rewriter factory (once: create_app may run more than once in a process)."""
+    if factory not in _text_rewriters:
+        _text_rewriters.append(factory)
+
+
 def canonical_lines(session: Session, dataset_id: int) -> Iterator[bytes]:
     """The canonical export of a dataset's live records, one JSON line each.
 
     Sorted by external id in byte order, keys sorted, timestamps as
-    `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the same records always give the same bytes.
+    `YYYY-MM-DDTHH:MM:SS.ffffffZ`, texts as exports carry them with placeholders (the
+    registered rewriters): the same records always give the same bytes.
     """
-    for _created_at, line in _canonical_rows(session, dataset_id):
+    for _created_at, line in _canonical_rows(session, session.get(Dataset, dataset_id)):
         yield line
 
 
-def _canonical_rows(session: Session, dataset_id: int) -> Iterator[tuple[object, bytes]]:
-    """(created_at as the driver returns it, canonical line) for each live record, in order."""
+def _canonical_rows(session: Session, dataset: Dataset) -> Iterator[tuple[object, bytes]]:
+    """(created_at as the driver returns it, canonical line) for each live record, in order.
+
+    Rows come FETCH_SIZE at a time from a server-side cursor; each batch's texts go through
+    the rewriters at once (one query of findings per batch, not per record)."""
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
     order = "r.external_id" if sqlite else 'r.external_id COLLATE "C"'
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    rewriters = [factory(session, dataset) for factory in _text_rewriters]
     result = connection.exec_driver_sql(
-        "SELECT r.external_id, c.external_id, r.text, r.created_at, r.tokens "
+        "SELECT r.external_id, c.external_id, r.text, r.created_at, r.tokens, r.id, r.pii_version "
         "FROM records r JOIN contributors c ON c.id = r.contributor_id "
         f"WHERE r.dataset_id = {mark} AND r.taken_down_at IS NULL ORDER BY {order}",
-        (dataset_id,),
+        (dataset.id,),
         execution_options={"stream_results": True, "yield_per": FETCH_SIZE},
     )
     dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
-    for external_id, contributor, body, created_at, tokens in result:
-        stamp = (
-            created_at.replace(" ", "T") + "Z" if sqlite
-            else created_at.isoformat(timespec="microseconds") + "Z"
-        )
-        yield created_at, dumps(
-            {"contributor": contributor, "created_at": stamp, "external_id": external_id,
-             "text": body, "tokens": tokens},
-            option=sort_keys,
-        ) + b"\n"
+    try:
+        for rows in result.partitions(FETCH_SIZE):
+            texts = [row[2] for row in rows]
+            for rewrite in rewriters:
+                texts = rewrite([(row[5], text, row[6] is not None) for row, text in zip(rows, texts)])
+            for (external_id, contributor, _stored, created_at, tokens, _id, _scanned), body in zip(rows, texts):
+                stamp = (
+                    created_at.replace(" ", "T") + "Z" if sqlite
+                    else created_at.isoformat(timespec="microseconds") + "Z"
+                )
+                yield created_at, dumps(
+                    {"contributor": contributor, "created_at": stamp, "external_id": external_id,
+                     "text": body, "tokens": tokens},
+                    option=sort_keys,
+                ) + b"\n"
+    finally:
+        result.close()
 
 
-def _export_digest(session: Session, dataset_id: int) -> tuple[str, datetime | None, datetime | None]:
+def _export_digest(session: Session, dataset: Dataset) -> tuple[str, datetime | None, datetime | None]:
     """The canonical export's sha256, and its earliest and latest `created_at`, in one pass.
 
     (Reading the time span in the same pass spares freezing a second walk over every live
@@ -94,7 +121,7 @@ def _export_digest(session: Session, dataset_id: int) -> tuple[str, datetime | N
     """
     digest = hashlib.sha256()
     first = last = None
-    for created_at, line in _canonical_rows(session, dataset_id):
+    for created_at, line in _canonical_rows(session, dataset):
         digest.update(line)
         if first is None or created_at < first:
             first = created_at
@@ -156,7 +183,7 @@ def freeze_version(session: Session, dataset: Dataset) -> DatasetVersion:
         raise Conflict("The dataset has no live records to freeze; import records first.")
     version.record_count, version.token_count = int(records), int(tokens)
     version.contributor_count = contributors
-    version.sha256, version.first_record_at, version.last_record_at = _export_digest(session, dataset.id)
+    version.sha256, version.first_record_at, version.last_record_at = _export_digest(session, dataset)
     session.flush()
     hooks.frozen(session, dataset, version)
     session.expire(dataset, ["versions"])

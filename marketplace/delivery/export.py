@@ -9,6 +9,10 @@ What goes in (SPEC.md "Consent rules", "Licensing and delivery"):
 - each line `{external_id, text, created_at, contributor}`, `contributor` a pseudonym: an
   HMAC of the contributor's id under a key derived from the app's secret and the license,
   so two licenses' copies can't be joined;
+- `text` redacted (SPEC.md "Personal data in records"): each stored finding becomes its typed
+  placeholder, or the license's typed pseudonym when the version's report says pseudonyms,
+  its kept types and allowed values staying as written; the text around stays as stored. The
+  findings come one statement per batch (`pii.redacting`), deltas redacted the same way;
 - three canary records derived from the license and the version (plausible text, stable),
   first, in the middle and last, so a leaked copy, even a partial one, names its license;
 - with `since_version`, only the records added or changed since that version (and those of
@@ -37,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.consent.eligibility import EligibilityQuestion, bind, eligible_sql
 from marketplace.db import small_page_cache
+from marketplace.pii.redacting import Redactor, Settings
 
 BATCH = 5_000
 CHUNK_BYTES = 1 << 20
@@ -70,6 +75,8 @@ class ExportSpec:
     since_revision: int | None
     since_frozen_at: datetime | None
     secret: str
+    #: What the version's scan report froze: placeholders or pseudonyms, kept types, allowed values.
+    pii: Settings = field(default_factory=Settings)
 
     @property
     def at(self) -> datetime:
@@ -160,7 +167,7 @@ IN_EXPORT = ("r.added_rev <= :export_rev AND r.taken_down_at IS NULL "
              "AND r.contributor_id IN (SELECT contributor_id FROM eligible)")
 
 RECORDS = """
-SELECT r.external_id, r.contributor_id, r.text, r.created_at FROM records r
+SELECT r.id, r.external_id, r.contributor_id, r.text, r.created_at, r.pii_version FROM records r
 WHERE r.dataset_id = :export_dataset AND {in_export} {delta}
 ORDER BY r.id"""
 
@@ -189,7 +196,15 @@ def _stream(session: Session, spec: ExportSpec, select_sql: str):
         result = connection.execute(statement, params,
                                     execution_options={"stream_results": True, "yield_per": BATCH})
         try:
-            yield from result.partitions()
+            if connection.dialect.name == "sqlite":
+                # BATCH rows at a time straight from the driver's cursor: plain tuples, no Row
+                # object each (the statement is text: there is no result processing to skip).
+                # Not on a server-side cursor: SQLAlchemy has already buffered its first row.
+                cursor = result.cursor
+                while rows := cursor.fetchmany(BATCH):
+                    yield rows
+            else:
+                yield from result.partitions(BATCH)
         finally:
             result.close()
 
@@ -218,8 +233,14 @@ class Export:
         key = pseudonym_key(spec.secret, spec.license_id)
         names: dict[int, str] = {}
         sql = RECORDS.format(in_export=IN_EXPORT, delta=CHANGED_SINCE if delta else "")
+        redactor = Redactor(self.session, spec.pii, secret=spec.secret, license_id=spec.license_id)
         for rows in _stream(self.session, spec, sql):
-            for external_id, contributor_id, text, created_at in rows:
+            # The batch's findings in one statement (rows come in id order: one id range); only
+            # the records that have some (or are not scanned yet) are spliced.
+            spans = redactor.spans_between(rows[0][0], rows[-1][0])
+            for record_id, external_id, contributor_id, text, created_at, scanned in rows:
+                if scanned is None or record_id in spans:
+                    text = redactor.text(text, spans.get(record_id) if scanned is not None else None)
                 name = names.get(contributor_id)
                 if name is None:
                     if len(names) > 100_000:

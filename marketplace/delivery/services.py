@@ -20,6 +20,7 @@ from marketplace.delivery.models import Download
 from marketplace.errors import Conflict, invalid_field
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.licensing.services import effective_status
+from marketplace.pii.redacting import version_settings
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def export_spec(session: Session, license_id: int, grant: tokens.Grant, *, secre
         first_record_at=version.first_record_at, last_record_at=version.last_record_at,
         since_version_id=since.id if since else None, since_number=since.number if since else None,
         since_revision=since.revision if since else None, since_frozen_at=since.created_at if since else None,
-        secret=secret)
+        secret=secret, pii=version_settings(session, version.id, dataset.id))
 
 
 def record_download(session: Session, *, license_id: int, user_id: int | None, version_id: int,

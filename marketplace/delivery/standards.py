@@ -9,12 +9,14 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from marketplace.catalog.models import Dataset
 from marketplace.catalog.offers import quote
 from marketplace.errors import NotFound
 from marketplace.licensing.terms import canonical, terms_for, terms_sha256
+from marketplace.pii.models import VersionPiiReport
+from marketplace.pii.presenters import in_words
 from marketplace.text import has_nul
 
 RSL_NAMESPACE = "https://rslstandard.org/rsl"
@@ -130,6 +132,18 @@ def _field(name: str, data_type: str, description: str) -> dict:
             "source": {"fileObject": {"@id": "export"}, "extract": {"column": name}}}
 
 
+def personal_information(dataset: Dataset) -> str:
+    """Croissant's rai:personalSensitiveInformation: the latest version's scan report in words,
+    then what every export does with contributors' identities."""
+    version = dataset.latest_version
+    report = object_session(dataset).get(VersionPiiReport, version.id)
+    scanned = in_words(report) if report is not None else (
+        f"Version {version.number} was frozen before personal data was scanned for: its records are free text "
+        "written by people and may contain personal information they chose to write.")
+    return (scanned + " Contributor ids are replaced by pseudonyms (an HMAC per license) in every export, so two "
+            "buyers' copies cannot be joined. Erased and taken-down records are never delivered.")
+
+
 def croissant_document(dataset: Dataset, *, base: str, opt_in_regions: frozenset[str]) -> dict:
     """Croissant 1.1 with the Responsible-AI fields, filled from the dataset."""
     version = dataset.latest_version
@@ -165,10 +179,7 @@ def croissant_document(dataset: Dataset, *, base: str, opt_in_regions: frozenset
             "withdrawal takes effect for every later delivery."),
         "rai:dataCollectionType": "Secondary data: content written by the platform's users.",
         "rai:dataCollectionTimeframe": span,
-        "rai:personalSensitiveInformation": (
-            "Records are free text written by people and may contain personal information they chose to "
-            "write. Contributor ids are replaced by pseudonyms (an HMAC per license) in every export, so two "
-            "buyers' copies cannot be joined. Erased and taken-down records are never delivered."),
+        "rai:personalSensitiveInformation": personal_information(dataset),
         "rai:dataUseCases": ("Licensed uses: " + ", ".join(SCOPE_WORDS.get(s, s) for s in scopes) + "."
                              if scopes else "No use is offered at the moment."),
         "rai:dataLimitations": (
@@ -181,8 +192,9 @@ def croissant_document(dataset: Dataset, *, base: str, opt_in_regions: frozenset
         "distribution": [{
             "@type": "cr:FileObject", "@id": "export", "name": "export",
             "description": (f"A license's JSONL export: POST {base}/api/v1/licenses/{{id}}/downloads gives a "
-                            "signed URL. sha256 is the frozen version's canonical export's; each license's "
-                            "export differs from it (pseudonyms, eligibility at download)."),
+                            "signed URL. sha256 is the frozen version's canonical export's (personal data replaced "
+                            "by typed placeholders); each license's export differs from it (pseudonyms, "
+                            "eligibility at download)."),
             "contentUrl": page, "encodingFormat": "application/jsonlines", "sha256": version.sha256,
         }],
         "recordSet": [{

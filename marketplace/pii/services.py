@@ -13,7 +13,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from marketplace.boundary import after_commit
-from marketplace.catalog import hooks
+from marketplace.catalog import hooks, versions
 from marketplace.catalog.models import (
     PII_ALLOW_MAX,
     Contributor,
@@ -24,6 +24,7 @@ from marketplace.catalog.models import (
 from marketplace.errors import Conflict, NotFound, invalid_field
 from marketplace.pii import detector, scanning
 from marketplace.pii.models import PiiFinding, VersionPiiReport
+from marketplace.pii.redacting import canonical_texts
 
 
 class ScanPending(Conflict):
@@ -37,9 +38,11 @@ class ScanPending(Conflict):
 
 
 def register() -> None:
-    """Attach the scan to the catalog's imports and freezes (called by create_app)."""
+    """Attach the scan to the catalog's imports and freezes, and placeholders to the canonical
+    export a version's sha256 covers (called by create_app)."""
     hooks.register(after_import=records_imported, before_freeze=require_scanned,
                    after_freeze=freeze_report)
+    versions.register_text_rewriter(canonical_texts)
 
 
 def records_imported(session: Session, dataset_id: int, revision: int) -> None:
