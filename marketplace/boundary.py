@@ -47,10 +47,13 @@ def _take_after_commit() -> list:
 
 
 def commit() -> None:
-    """Commit the session and run the work queued for after the commit."""
-    db.session.commit()
-    for work, args, kwargs in _take_after_commit():
-        work(*args, **kwargs)
+    """Commit the session and run the work queued for after the commit (dropped if it fails)."""
+    try:
+        db.session.commit()
+    except BaseException:
+        rollback()
+        raise
+    _run_after_commit(_take_after_commit())
 
 
 def rollback() -> None:
@@ -69,8 +72,7 @@ class BoundaryFlask(Flask):
             # clock changed, say) still runs.
             queued = _take_after_commit()
             db.session.rollback()
-            for work, args, kwargs in queued:
-                work(*args, **kwargs)
+            _run_after_commit(queued)
         elif response.status_code < 400:
             commit()
         else:
@@ -88,16 +90,25 @@ def is_locked(error: OperationalError) -> bool:
 LOCKED_ATTEMPTS = 6
 
 
-@contextmanager
-def _one_transaction(*, write: bool) -> Iterator[None]:
+def _run_after_commit(queued: list) -> None:
+    for work, args, kwargs in queued:
+        work(*args, **kwargs)
+
+
+def _committed(work: Callable[[], object], *, write: bool):
+    """`work()` in one transaction, committed; returns (its result, the work queued for after).
+
+    Nothing queued runs here: a retry of a locked transaction must not run it twice.
+    """
     if write:
         begin_immediate(db.session)
     try:
-        yield
+        result = work()
+        db.session.commit()
     except BaseException:
         rollback()
         raise
-    commit()
+    return result, _take_after_commit()
 
 
 def unit_of_work(work: Callable[[], object], *, write: bool = True, attempts: int = LOCKED_ATTEMPTS,
@@ -107,16 +118,19 @@ def unit_of_work(work: Callable[[], object], *, write: bool = True, attempts: in
     A locked database (SQLite: busy_timeout ran out while another connection
     wrote) rolls back and tries the whole work again after an exponential,
     jittered delay, up to `attempts` times; `work` must therefore be safe to
-    repeat (every write here is keyed). Returns what `work` returns.
+    repeat (every write here is keyed). The work queued with `after_commit`
+    runs once, after the commit that succeeded. Returns what `work` returns.
     """
     for attempt in range(1, attempts + 1):
         try:
-            with _one_transaction(write=write):
-                return work()
+            result, queued = _committed(work, write=write)
         except OperationalError as error:
             if not is_locked(error) or attempt == attempts:
                 raise
             time.sleep(base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
+            continue
+        _run_after_commit(queued)
+        return result
     raise AssertionError("unreachable")
 
 
@@ -159,11 +173,14 @@ def attempt() -> Iterator[Attempt]:
         return render_template(..., errors=outcome.errors), 422
     """
     outcome = Attempt()
+    queued = len(db.session.info.get(_AFTER_COMMIT, []))
     savepoint = db.session.begin_nested()
     try:
         yield outcome
     except (DomainError, ValidationError) as error:
         savepoint.rollback()
+        # What the refused call queued for after the commit goes with its writes.
+        del db.session.info.get(_AFTER_COMMIT, [])[queued:]
         outcome.error, outcome.errors = error, field_messages(error)
     else:
         savepoint.commit()

@@ -302,11 +302,6 @@ def export(session: Session, platform_id: int, out: IO[str], *, reissue: bool = 
     return Exported(issued, looked_at - issued, revoked)
 
 
-def unclaimed_count(session: Session, platform_id: int) -> int:
-    """How many of the platform's contributors are unclaimed (what `export_codes` walks through)."""
-    return session.scalar(select(func.count()).select_from(Contributor).where(_unclaimed(platform_id)))
-
-
 def spooled_export(session: Session, platform_id: int, issued_by: int | None, *, reissue: bool = False,
                    confirm_revoking: int | None = None) -> tuple[IO[bytes], Exported]:
     """`export` into a temporary file (memory first, disk past 8 MB), rewound to read; returns

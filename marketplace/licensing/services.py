@@ -146,11 +146,12 @@ def create_license(session: Session, *, buyer: Organization, user: User, offer_i
         raise Forbidden("Only buyer organizations license datasets.")
     if offer.retired_at is not None:
         raise Conflict("This offer is retired: it takes no new licenses.")
+    # Serialize licensing per dataset so two buyers can't both take an exclusive offer, and one
+    # buyer's two checkouts at once find the same pending license (the look-up after the lock).
+    session.scalar(select(Dataset.id).where(Dataset.id == offer.dataset_id).with_for_update())
     pending = open_license_for(session, buyer.id, offer_id, now)
     if pending is not None:
         return pending, False
-    # Serialize licensing per dataset so two buyers can't both take an exclusive offer.
-    session.scalar(select(Dataset.id).where(Dataset.id == offer.dataset_id).with_for_update())
     holder = exclusive_conflict(session, offer, now=now)
     if holder is not None:
         what = "an exclusive license" if holder.terms["exclusive"] else "a license"
@@ -217,8 +218,8 @@ def start_renewal(session: Session, license: License) -> Payment:
     if license.terms["billing"] != "annual" or license.status not in (LicenseStatus.ACTIVE,
                                                                       LicenseStatus.EXPIRED):
         raise Conflict("Only an annual license that is active or expired can be renewed.")
-    if payments.open_payment(session, license.id) is not None:
-        raise Conflict("A renewal payment is already open for this license.")
+    if payments.open_payment(session, license.id) is not None or payments.unsettled_payment(session, license.id):
+        raise Conflict("A renewal payment is already open or being confirmed for this license.")
     return payments.start_payment(session, license_id=license.id, amount=license.price_amount,
                                   currency=license.currency, purpose=PaymentPurpose.RENEWAL)
 

@@ -86,6 +86,17 @@ def open_payment(session: Session, license_id: int) -> Payment | None:
     return None
 
 
+def unsettled_payment(session: Session, license_id: int) -> Payment | None:
+    """A payment of the license whose card was accepted (processing) or that succeeded but is not
+    allocated yet: a new payment now could take the money twice."""
+    for payment in license_payments(session, license_id):
+        if payment.status == PaymentStatus.PROCESSING or (
+                payment.status == PaymentStatus.SUCCEEDED and allocation_of(session, payment) is None
+                and payment.refunded_amount < payment.amount):
+            return payment
+    return None
+
+
 def confirm_card(session: Session, payment: Payment, token: str) -> Payment:
     """Attach the browser's card token to the open intent and confirm it.
 

@@ -1,7 +1,6 @@
 """Background scans: a dataset's unscanned records on every core, a slice per transaction."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 from flask import current_app
 from huey import crontab
@@ -39,6 +38,3 @@ def scan_stale() -> None:
     for dataset_id in services.stale_datasets(db.session):
         after_commit(scan_dataset, dataset_id)
 
-
-#: How long after a detector change the first re-scan can start (the periodic task's period).
-RESCAN_WITHIN = timedelta(minutes=10)

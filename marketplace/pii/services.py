@@ -95,12 +95,6 @@ def freeze_report(session: Session, dataset: Dataset, version: DatasetVersion) -
     return report
 
 
-def _live_findings(dataset_id: int):
-    return (select(PiiFinding.record_id, PiiFinding.type)
-            .join(Record, Record.id == PiiFinding.record_id)
-            .where(PiiFinding.dataset_id == dataset_id, Record.taken_down_at.is_(None)))
-
-
 def _counts(session: Session, dataset_id: int, keep: set[str], allow: set[str]):
     """({type: replaced}, {type: kept}, allowed, records with a replaced value) over live records."""
     if not allow:

@@ -68,3 +68,23 @@ def test_one_renewal_open_at_a_time_even_after_its_card_was_declined(client, app
     assert get(client, buyer, license["id"])["split"]["paid"]["amount"] == 2 * PRICE
     assert renew(client, buyer, license["id"]).status_code == 201
     assert [p.purpose for p in payments_of(license["id"])] == ["initial", "renewal", "renewal"]
+
+
+def test_no_second_renewal_while_the_first_ones_card_is_being_confirmed(client, app, buyer, annual, stripe_gateway):
+    """The card was accepted (processing) and its event has not arrived: a retried renewal call
+    would take the money twice, so it is refused until the first is settled."""
+    from marketplace.extensions import db
+    from marketplace.licensing import services
+    from marketplace.licensing.models import License
+    from tests.conftest import card_token
+
+    license = paid_license(client, app, stripe_gateway, buyer, annual)
+    renewal = renew(client, buyer, license["id"]).get_json()
+    services.pay_by_card(db.session, db.session.get(License, license["id"]), card_token(stripe_gateway))
+    db.session.commit()
+    assert [(p.purpose, p.status) for p in payments_of(license["id"])] == [
+        ("initial", "succeeded"), ("renewal", "processing")]
+    assert_error(renew(client, buyer, license["id"]), 409, "being confirmed")
+    assert len(payments_of(license["id"])) == 2
+    deliver(client, app, succeeded(renewal, "ch_renewal_confirmed"))
+    assert renew(client, buyer, license["id"]).status_code == 201
