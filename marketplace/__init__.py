@@ -59,13 +59,13 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.licensing.presenters import register_license_page_section
     from marketplace.licensing.settlement import LicenseSettlement
     from marketplace.payments import jobs as payment_jobs  # noqa: F401  (registers its tasks)
-    from marketplace.pii import jobs as pii_jobs  # noqa: F401  (registers its tasks)
-    from marketplace.pii import services as pii
     from marketplace.payments import services as payments
     from marketplace.payments import settlement
     from marketplace.payouts import check as payout_check
     from marketplace.payouts import jobs as payout_jobs  # noqa: F401  (registers its tasks)
     from marketplace.payouts import webhooks as payout_webhooks
+    from marketplace.pii import jobs as pii_jobs  # noqa: F401  (registers its tasks)
+    from marketplace.pii import services as pii
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.accounts.models import Organization
 from marketplace.catalog.models import Dataset, DatasetVersion, Offer
 from marketplace.db import Base, TimestampMixin, one_of, utcnow
+from marketplace.payments.models import Payment
 
 
 class LicenseStatus(StrEnum):
@@ -73,6 +74,8 @@ class License(TimestampMixin, Base):
     transitions: Mapped[list[LicenseTransition]] = relationship(
         back_populates="license", order_by="LicenseTransition.id"
     )
+    #: Its payments (read only here: payments writes them).
+    payments: Mapped[list[Payment]] = relationship("Payment", viewonly=True, order_by="Payment.id")
 
 
 class LicenseVersion(Base):

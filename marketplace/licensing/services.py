@@ -60,12 +60,19 @@ def effective_status(license: License, now: datetime | None = None) -> LicenseSt
     """The status as the clock makes it now: unpaid past its deadline → canceled; past its
     period → expired. Reads show this; `refresh_status` and the expiry job save it."""
     now = now or utcnow()
-    if license.status == LicenseStatus.PENDING_PAYMENT and license.pay_by <= now:
+    if (license.status == LicenseStatus.PENDING_PAYMENT and license.pay_by <= now
+            and not card_accepted_in_time(license)):
         return LicenseStatus.CANCELED
     if (license.status == LicenseStatus.ACTIVE and license.period_end is not None
             and license.period_end <= now):
         return LicenseStatus.EXPIRED
     return LicenseStatus(license.status)
+
+
+def card_accepted_in_time(license: License) -> bool:
+    """The buyer's card was accepted on the pay page before the deadline: the license waits for
+    the processor's confirmation instead of being canceled (and the payment refunded)."""
+    return any(p.confirmed_at is not None and p.confirmed_at <= license.pay_by for p in license.payments)
 
 
 def refresh_status(session: Session, license: License, now: datetime | None = None) -> License:
@@ -88,9 +95,11 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
             | ((License.status == "active") & (License.period_end <= now))
         )
     ).all()
+    changed = 0
     for license in due:
-        refresh_status(session, license, now)
-    return len(due)
+        before = license.status
+        changed += refresh_status(session, license, now).status != before
+    return changed
 
 
 def exclusive_conflict(session: Session, offer: Offer, *, exclude_license_id: int | None = None,
@@ -106,9 +115,7 @@ def exclusive_conflict(session: Session, offer: Offer, *, exclude_license_id: in
         )
     ).all()
     for holder in holders:
-        if holder.status == "pending_payment" and holder.pay_by <= now:
-            continue
-        if holder.status == "active" and holder.period_end and holder.period_end <= now:
+        if effective_status(holder, now) not in HOLDING:
             continue
         if not (offer.exclusive or holder.terms["exclusive"]):
             continue

@@ -53,6 +53,9 @@ class Payment(TimestampMixin, Base):
     #: The last failure the processor reported, shown to the buyer.
     failure_message: Mapped[str | None] = mapped_column(String(500))
     succeeded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: When the buyer's card was accepted on our pay page (the processor's confirmation, the
+    #: webhook, may come later): a license paid in time is not canceled by the clock meanwhile.
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: Highest cumulative `amount_refunded` the processor reported (refund events can arrive in any order).
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Money currently held by open disputes.

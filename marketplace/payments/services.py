@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation
 from marketplace.allocation.reversal import refunded_so_far, reverse_to
+from marketplace.db import utcnow
 from marketplace.errors import Conflict, DomainError, Invalid
 from marketplace.ledger import posting
 from marketplace.ledger.models import MARKETPLACE
@@ -112,6 +113,8 @@ def confirm_card(session: Session, payment: Payment, token: str) -> Payment:
     elif payment.status != PaymentStatus.SUCCEEDED:  # the webhook may have come first
         payment.status = PaymentStatus.PROCESSING
         payment.failure_message = None
+    if not confirmed.failure_message and payment.confirmed_at is None:
+        payment.confirmed_at = utcnow()
     session.flush()
     return payment
 

@@ -1,7 +1,6 @@
 """Background scans: a dataset's unscanned records on every core, a slice per transaction."""
 from __future__ import annotations
 
-
 from flask import current_app
 from huey import crontab
 

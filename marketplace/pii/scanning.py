@@ -12,9 +12,9 @@ import atexit
 import os
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 

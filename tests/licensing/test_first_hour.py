@@ -132,3 +132,31 @@ def test_the_polling_status_block_reloads_the_page_once_the_license_is_active(cl
     paid = sell(client, app, buyer, offer_id)
     done = client.get(f"/licenses/{paid['id']}", headers={"HX-Request": "true"})
     assert done.headers["HX-Refresh"] == "true"
+
+
+def test_a_card_accepted_before_the_deadline_is_honoured_when_its_event_comes_late(client, app, platform, buyer,
+                                                                                     stripe_gateway):
+    """The buyer paid at minute 29; the processor's event arrives after the 30 minutes. The license
+    waits (it is not canceled by the clock, nor its payment refunded) and turns active."""
+    from datetime import timedelta
+
+    from marketplace.db import utcnow
+    from marketplace.licensing import services
+    from tests.licensing.helpers import post_event, succeeded
+
+    offer_id = offer_of(client, platform)
+    pending = buy(client, buyer, offer_id).get_json()
+    factories.login(client, buyer)
+    client.post(f"/licenses/{pending['id']}/pay", data={"stripe_token": card_token(stripe_gateway)})
+    row = db.session.get(License, pending["id"])
+    accepted = db.session.scalar(select(Payment.confirmed_at))
+    row.pay_by = accepted  # the card was accepted at the deadline, which has passed since
+    db.session.commit()
+    assert accepted < utcnow()
+    assert services.expire_due(db.session, now=accepted + timedelta(minutes=5)) == 0
+    assert client.get(f"/api/v1/licenses/{pending['id']}", headers=buyer["headers"]).get_json()["status"] == \
+        "pending_payment"
+    assert post_event(client, app, succeeded(pending, "ch_late_event")).status_code == 200
+    late = client.get(f"/api/v1/licenses/{pending['id']}", headers=buyer["headers"]).get_json()
+    assert late["status"] == "active" and late["split"]["refunded"]["amount"] == 0
+    assert db.session.scalar(select(func.count()).select_from(Refund)) == 0
