@@ -193,8 +193,9 @@ def child_allocate(db_path: Path, dataset_id: int) -> dict:
 
     app = migrated_app(db_path)
     with app.app_context():
-        begin_immediate(db.session)
         mark_scanned(db.session, dataset_id)  # set-up, not timed: the freeze needs it (see _common)
+        db.session.commit()
+        begin_immediate(db.session)
         started = time.perf_counter()
         version = freeze_version(db.session, db.session.get(Dataset, dataset_id))
         db.session.commit()
@@ -255,7 +256,8 @@ def child_naive(db_path: Path, dataset_id: int) -> dict:
 
     app = migrated_app(db_path)
     with app.app_context():
-        mark_scanned(db.session, dataset_id)
+        mark_scanned(db.session, dataset_id)  # set-up (see _common)
+        db.session.commit()
         version = freeze_version(db.session, db.session.get(Dataset, dataset_id))
         db.session.commit()
         version_id = version.id
