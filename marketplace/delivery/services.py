@@ -20,7 +20,7 @@ from marketplace.delivery.models import Download
 from marketplace.errors import Conflict, invalid_field
 from marketplace.licensing.models import License, LicenseStatus
 from marketplace.licensing.services import effective_status
-from marketplace.pii.redacting import version_settings
+from marketplace.pii.redacting import same_redaction, version_settings
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ def issue_download(session: Session, license: License, *, user_id: int | None, s
     :raise Conflict: the license is not active.
     :raise Invalid: `version` not covered by the license; `since_version` not a covered
         version earlier than `version`.
+    :raise Conflict: the two versions redact personal data differently (a delta would leave
+        unchanged records as the earlier version redacted them).
     """
     now = now or utcnow()
     require_active(license, now)
@@ -78,6 +80,10 @@ def issue_download(session: Session, license: License, *, user_id: int | None, s
         if since is None or since.id >= chosen.id:
             raise invalid_field("since_version", f"Must be a version this license covers that is earlier than "
                                                  f"{chosen.number}.")
+        if not same_redaction(session, since.id, chosen.id, license.dataset_id):
+            message = (f"Personal data is redacted differently in {chosen.number} than in {since.number} "
+                       f"(a new detector or new settings): download the whole of {chosen.number} instead.")
+            raise Conflict(message, {"json": {"since_version": [message]}})
     expires_at = (now + timedelta(seconds=ttl_seconds)).replace(microsecond=0)
     grant = dict(license_id=license.id, version_id=chosen.id, since_version_id=since.id if since else None,
                  user_id=user_id, expires_at=tokens.epoch(expires_at))

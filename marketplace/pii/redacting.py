@@ -52,6 +52,19 @@ def version_settings(session: Session, version_id: int, dataset_id: int) -> Sett
                     allow=frozenset(report.allow_values or ()))
 
 
+def same_redaction(session: Session, earlier_id: int, later_id: int, dataset_id: int) -> bool:
+    """Whether two versions' exports redact alike: the same frozen settings and detector version.
+
+    A delta carries only records added or changed between them; if redaction differs, an
+    unchanged record's text differs too, and the buyer's patched copy would keep what the
+    later full export removes.
+    """
+    earlier, later = session.get(VersionPiiReport, earlier_id), session.get(VersionPiiReport, later_id)
+    detectors = (earlier.detector_version if earlier else None, later.detector_version if later else None)
+    return (detectors[0] == detectors[1]
+            and version_settings(session, earlier_id, dataset_id) == version_settings(session, later_id, dataset_id))
+
+
 class Redactor:
     """Redacts batches of (record id, text, scanned) for one export."""
 

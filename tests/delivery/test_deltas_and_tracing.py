@@ -108,3 +108,23 @@ def test_trace_names_the_license_from_pseudonyms_when_no_canary_is_left(client, 
     unknown.write_bytes(b'{"external_id": "zz", "text": "x", "created_at": "2024-01-01T00:00:00Z", "contributor": "p0"}\n')
     assert runner.invoke(args=["delivery", "trace", str(unknown)]).exit_code == 1
     assert urls(client, buyer, leaker["id"])  # the buyer still downloads
+
+
+def test_a_delta_across_a_change_of_redaction_is_refused(client, app, platform, buyer, stripe_gateway):
+    """Version 1 kept handles as written, version 2 redacts them: a delta would resend only changed
+    records, leaving the buyer's unchanged ones with the handles the full export removes."""
+    dataset = listed(client, platform, billing="annual")
+    slug = dataset["slug"]
+    assert client.patch(f"/api/v1/datasets/{slug}", json={"pii_keep": ["handle"]},
+                        headers=platform["headers"]).status_code == 200
+    factories.import_records(client, platform, slug, [factories.record(20, contributor="ana", text="ask @mod_team")])
+    assert freeze(client, platform, slug)["number"] == "1.1.0"
+    license = sell(client, app, buyer, dataset["offer"])
+    assert client.patch(f"/api/v1/datasets/{slug}", json={"pii_keep": []}, headers=platform["headers"]).status_code == 200
+    factories.import_records(client, platform, slug, [factories.record(21, contributor="ana")])
+    assert freeze(client, platform, slug)["number"] == "1.2.0"
+    refused = client.post(f"/api/v1/licenses/{license['id']}/downloads", json={"since_version": "1.1.0"},
+                          headers=buyer["headers"])
+    assert refused.status_code == 409 and "redacted differently" in refused.get_json()["message"]
+    whole, _manifest = download(client, buyer, license["id"])
+    assert b"@mod_team" not in whole and b"<HANDLE>" in whole
