@@ -78,16 +78,10 @@ def upgrade():
                                 name=op.f('fk_version_pii_reports_version_id_dataset_versions'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('version_id', name=op.f('pk_version_pii_reports')),
     )
-    name, columns = 'ix_records_dataset_pii_version', ['dataset_id', 'pii_version']
-    if op.get_bind().dialect.name == 'postgresql':
-        with op.get_context().autocommit_block():
-            op.create_index(name, 'records', columns, unique=False, postgresql_concurrently=True)
-    else:
-        op.create_index(name, 'records', columns, unique=False)
+    # The records' (dataset, pii_version) index is built concurrently by 0014, in a revision of its own.
 
 
 def downgrade():
-    op.drop_index('ix_records_dataset_pii_version', table_name='records')
     op.drop_table('version_pii_reports')
     op.drop_index('ix_pii_findings_dataset_type', table_name='pii_findings')
     op.drop_table('pii_findings')
