@@ -103,20 +103,17 @@ def _viewable_license(license_id: int):
 @login_required
 def license_page(license_id: int):
     license = _viewable_license(license_id)
-    view = license_view(db.session, license)
+    context = {"license": license, "view": license_view(db.session, license),
+               "payments": payments.license_payments(db.session, license.id),
+               "refunds": license_refunds(db.session, license.id)}
     if request.headers.get("HX-Request"):
         # The pending page polls its status block; once the payment settled, the whole page
         # (downloads, history, the flash) is out of date: htmx reloads it once.
-        block = make_response(render_template(
-            "licensing/_status.html", license=license, view=view,
-            payments=payments.license_payments(db.session, license.id),
-            refunds=license_refunds(db.session, license.id)))
-        if view["status"] != LicenseStatus.PENDING_PAYMENT:
+        block = make_response(render_template("licensing/_status.html", **context))
+        if context["view"]["status"] != LicenseStatus.PENDING_PAYMENT:
             block.headers["HX-Refresh"] = "true"
         return block
-    return render_template("licensing/license.html", license=license, view=view,
-                           payments=payments.license_payments(db.session, license.id),
-                           refunds=license_refunds(db.session, license.id),
+    return render_template("licensing/license.html", **context,
                            sections=license_page_sections(db.session, license))
 
 
