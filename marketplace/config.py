@@ -53,6 +53,15 @@ def load() -> dict:
         "MARKETPLACE_FEE_BPS": _int("MARKETPLACE_FEE_BPS", 500),
         #: The lowest contributor share an offer may set, in basis points of the net.
         "MIN_CONTRIBUTOR_SHARE_BPS": _int("MIN_CONTRIBUTOR_SHARE_BPS", 5000),
+        #: The highest price of one payment, in minor units: offers priced above it (flat, or on their
+        #: latest version) are refused. Stripe's ceiling, 99,999,999, is the default and the most.
+        "MAX_CHARGE": _int("MAX_CHARGE", 99_999_999),
+        #: Licenses a buyer organization may have waiting for payment at once (each holds a
+        #: PaymentIntent, and an exclusive offer's reservation); pay or cancel one to start another.
+        "MAX_PENDING_LICENSES": _int("MAX_PENDING_LICENSES", 10),
+        #: Hours a buyer whose reservation of an exclusive offer ended unpaid (lapsed or canceled)
+        #: waits before reserving that offer again; other buyers may meanwhile. 0 turns it off.
+        "EXCLUSIVE_RESERVATION_COOLDOWN_HOURS": _int("EXCLUSIVE_RESERVATION_COOLDOWN_HOURS", 24),
         #: A payable is paid out once it reaches this many minor units.
         "PAYOUT_THRESHOLD": _int("PAYOUT_THRESHOLD", 100),
         #: Regions whose contributors must opt in, whatever the dataset's policy.

@@ -21,6 +21,7 @@ from marketplace.catalog.models import (
     PriceModel,
     Weighting,
 )
+from marketplace.catalog.offers import PROCESSOR_MAX_CHARGE, max_charge
 from marketplace.fields import String
 from marketplace.pagination import PageArgs
 from marketplace.regions import ISO_3166_ALPHA2
@@ -104,10 +105,21 @@ class DatasetCreateSchema(DatasetUpdateSchema):
 class PriceSchema(Schema):
     model = String(required=True, validate=validate.OneOf(list(PriceModel)))
     amount = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=10**12),
-        metadata={"description": "Minor units: the flat price, or the price per 1k records / 1M tokens."},
+        required=True, strict=True,
+        validate=validate.Range(min=1, max=PROCESSOR_MAX_CHARGE,
+                                error="Must be between {min} and {max} minor units: the card processor takes at "
+                                      "most {max} in one payment."),
+        metadata={"description": "Minor units: the flat price, or the price per 1k records / 1M tokens. "
+                                 "At most what the card processor takes in one payment (99,999,999, or "
+                                 "the lower DIVIDEND_MAX_CHARGE), also once priced on the latest version."},
     )
     currency = String(required=True)
+
+    @validates("amount")
+    def _amount(self, value, **_):
+        if value > max_charge():
+            raise ValidationError(f"Must be between 1 and {max_charge()} minor units: this marketplace takes "
+                                  f"at most {max_charge()} in one payment.")
 
     @validates("currency")
     def _currency(self, value, **_):

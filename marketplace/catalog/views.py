@@ -31,7 +31,7 @@ from marketplace.catalog.schemas import (
     OfferCreateSchema,
 )
 from marketplace.extensions import db
-from marketplace.money import hundredths
+from marketplace.money import Money, hundredths
 from marketplace.pagination import paginate
 
 bp = Blueprint("catalog", __name__)
@@ -211,6 +211,9 @@ def _offer_form_data(form) -> tuple[dict, dict]:
     amount = hundredths(form.get("price_amount", "").strip().lstrip("$€£"))
     if amount is None:
         errors["price"] = ["Type the price like 2500 or 2,500.00 (at most two decimals)."]
+    elif amount > offers.max_charge():
+        ceiling = Money(offers.max_charge(), current_app.config["CURRENCY"])
+        errors["price"] = [f"At most {ceiling}: the card processor takes no more in one payment."]
     share = hundredths(form.get("contributor_share_percent", "").strip().rstrip("%"))
     floor = current_app.config["MIN_CONTRIBUTOR_SHARE_BPS"]
     if share is None or not floor <= share <= BPS:

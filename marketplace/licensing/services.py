@@ -9,16 +9,17 @@ from __future__ import annotations
 import calendar
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Organization, User
 from marketplace.catalog.models import Dataset, DatasetVersion, Offer
-from marketplace.catalog.offers import quote
+from marketplace.catalog.offers import check_chargeable, quote
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.ledger.posting import request_hash
-from marketplace.licensing import states
+from marketplace.licensing import reservations, states
 from marketplace.licensing.models import License, LicenseStatus, LicenseVersion
 from marketplace.licensing.terms import terms_for, terms_sha256
 from marketplace.payments import services as payments
@@ -132,7 +133,10 @@ def create_license(session: Session, *, buyer: Organization, user: User, offer_i
     the license made the first time (created False).
     :raise NotFound: unknown, unpublished or retired offer.
     :raise Forbidden: not a buyer organization, or the seller itself.
-    :raise Conflict: key reused for another offer; an exclusive license holds the offer.
+    :raise Conflict: key reused for another offer; an exclusive license holds the offer; the
+        buyer has too many licenses waiting for payment, or let this exclusive offer's reservation
+        lapse too recently (reservations.ReservationRefused).
+    :raise Conflict: the offer's price on the latest version is above what the processor takes.
     """
     now = now or utcnow()
     digest = request_hash({"offer_id": offer_id})
@@ -153,19 +157,25 @@ def create_license(session: Session, *, buyer: Organization, user: User, offer_i
         raise Forbidden("Only buyer organizations license datasets.")
     if offer.retired_at is not None:
         raise Conflict("This offer is retired: it takes no new licenses.")
-    # Serialize licensing per dataset so two buyers can't both take an exclusive offer, and one
-    # buyer's two checkouts at once find the same pending license (the look-up after the lock).
+    # Serialize the buyer's checkouts (its cap on pending licenses counts across datasets), then
+    # licensing per dataset so two buyers can't both take an exclusive offer, and one buyer's two
+    # checkouts at once find the same pending license (the look-ups after the locks).
+    session.scalar(select(Organization.id).where(Organization.id == buyer.id).with_for_update(key_share=True))
     session.scalar(select(Dataset.id).where(Dataset.id == offer.dataset_id).with_for_update())
     pending = open_license_for(session, buyer.id, offer_id, now)
     if pending is not None:
         return pending, False
+    config = current_app.config
+    reservations.check_cooldown(session, buyer.id, offer, now, config["EXCLUSIVE_RESERVATION_COOLDOWN_HOURS"])
     holder = exclusive_conflict(session, offer, now=now)
     if holder is not None:
         what = "an exclusive license" if holder.terms["exclusive"] else "a license"
         raise Conflict(f"{what.capitalize()} already holds these uses in this territory "
                        f"until it ends; this offer can't be licensed now.")
+    reservations.check_pending_cap(session, buyer.id, now, config["MAX_PENDING_LICENSES"])
     version = offer.dataset.latest_version
     price = quote(offer, version)
+    check_chargeable(price)
     terms = terms_for(offer, version, price)
     license = License(
         buyer_id=buyer.id, offer_id=offer.id, dataset_id=offer.dataset_id, terms=terms,

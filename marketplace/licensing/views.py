@@ -125,7 +125,10 @@ def cancel(license_id: int):
     with attempt() as outcome:
         services.cancel(db.session, license, user=current_user)
     if outcome.ok:
-        flash(f"License #{license.id} canceled; nothing was charged.", "success")
+        hours = current_app.config["EXCLUSIVE_RESERVATION_COOLDOWN_HOURS"]
+        later = (f" You can reserve this exclusive offer again in {hours} hours."
+                 if license.terms["exclusive"] and hours > 0 else "")
+        flash(f"License #{license.id} canceled; nothing was charged.{later}", "success")
     else:
         flash(outcome.message, "error")
     return redirect(url_for("licensing.license_page", license_id=license.id))

@@ -95,7 +95,7 @@ def test_the_quote_follows_new_versions(client, platform, slug):
     ({"price": {"model": "per_record", "amount": 100, "currency": "usd"}}, "price.model",
      "Must be one of: flat, per_1k_records, per_1m_tokens."),
     ({"price": {"model": "flat", "amount": 0, "currency": "usd"}}, "price.amount",
-     "Must be greater than or equal to 1 and less than or equal to 1000000000000."),
+     "Must be between 1 and 99999999 minor units: the card processor takes at most 99999999 in one payment."),
     ({"price": {"model": "flat", "amount": 1.5, "currency": "usd"}}, "price.amount", "Not a valid integer."),
     ({"price": {"model": "flat", "amount": "100", "currency": "usd"}}, "price.amount", "Not a valid integer."),
     ({"price": {"model": "flat", "currency": "usd"}}, "price.amount", "Missing data for required field."),

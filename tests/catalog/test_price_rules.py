@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from marketplace.catalog.offers import MIN_PRICE, price_amount
 
-amounts = st.integers(min_value=1, max_value=10**12)  # the schema's range
+amounts = st.integers(min_value=1, max_value=10**12)  # wider than the schema's: the rule has no ceiling
 counts = st.integers(min_value=0, max_value=10**15)
 huge = st.integers(min_value=10**15, max_value=10**30)
 
