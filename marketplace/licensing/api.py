@@ -34,7 +34,11 @@ IDEMPOTENCY_HEADER = {
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Not a buyer, or the dataset's own platform.")
 @blp.alt_response(404, description="No such offer in the catalog.")
-@blp.alt_response(409, description="Exclusive offer taken, offer retired, or key reused for another offer.")
+@blp.alt_response(409, description="Exclusive offer taken, offer retired, or key reused for another offer; the "
+                                   "buyer has too many licenses waiting for payment (pay or cancel one), or its "
+                                   "reservation of this exclusive offer ended unpaid recently (`available_at` "
+                                   "says from when it may reserve it again); the price on the latest version is "
+                                   "above what the card processor takes in one payment.")
 @blp.alt_response(502, description="The payment processor is unavailable; nothing was created.")
 def create_license(body):
     """Accept an offer's terms: a pending license and an unconfirmed PaymentIntent."""

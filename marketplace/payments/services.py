@@ -197,8 +197,17 @@ def apply_reversals(session: Session, payment: Payment, *, key: str) -> None:
     session.flush()
 
 
+def lock_totals(session: Session, payment: Payment) -> None:
+    """Wait for any other writer of the payment's refunded and disputed totals, then read them
+    fresh. Two events at once (PostgreSQL) would otherwise each compare with the total read before
+    the other committed, and the one with the smaller total, written last, would take it back down."""
+    session.flush()
+    session.refresh(payment, with_for_update=True)
+
+
 def record_refunded_total(session: Session, payment: Payment, amount_refunded: int, *, key: str) -> None:
     """The processor's cumulative refunded amount: the highest seen wins."""
+    lock_totals(session, payment)
     if amount_refunded > payment.refunded_amount:
         payment.refunded_amount = min(amount_refunded, payment.amount)
     apply_reversals(session, payment, key=key)
@@ -234,6 +243,7 @@ def admin_refund(session: Session, license_id: int, amount: int, *, admin_id: in
 def record_dispute(session: Session, payment: Payment, dispute_id: str, amount: int, status: str,
                    *, key: str) -> None:
     """A dispute holds its amount back from when it opens until it is won (SPEC.md)."""
+    lock_totals(session, payment)
     dispute = session.scalar(select(Dispute).where(Dispute.dispute_id == dispute_id))
     if dispute is None:
         dispute = Dispute(payment_id=payment.id, dispute_id=dispute_id, amount=amount, status=status)
