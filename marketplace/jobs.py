@@ -109,7 +109,7 @@ def _fresh_connections() -> None:
               help="Also queue the periodic jobs (the clock's work). Exactly one running worker "
                    "should: start the others with --no-periodic.")
 def worker_command(workers: int, worker_type: str, periodic: bool) -> None:
-    """Run the job worker until interrupted (TERM or INT: finish the running jobs, then stop)."""
+    """Run the job worker until stopped: TERM finishes the running jobs first, INT stops at once."""
     from huey.consumer import Consumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
@@ -121,4 +121,4 @@ def worker_command(workers: int, worker_type: str, periodic: bool) -> None:
         recovery()
     click.echo(f"Dividend worker: {workers} {worker_type}{'es' if worker_type == 'process' else 's'} "
                f"on {type(huey).__name__}, periodic jobs {'on' if periodic else 'off'}")
-    Consumer(huey, workers=workers, worker_type=worker_type, periodic=periodic).run()
+    Consumer(huey, workers=workers, worker_type=worker_type, periodic=periodic, graceful_signal="TERM").run()

@@ -39,5 +39,5 @@ def settle_stranded_payments() -> None:
     for payment_id in stranded:
         try:
             unit_of_work(lambda payment_id=payment_id: services.settle(db.session, payment_id))
-        except Exception:  # noqa: BLE001 — one payment's failure must not strand the others
+        except Exception:  # one payment's failure must not strand the others
             log.exception("payment %s could not be settled; the next sweep tries again", payment_id)

@@ -6,7 +6,14 @@ from marketplace import jobs
 from marketplace.extensions import db
 from marketplace.payments.jobs import settle_stranded_payments
 from tests.licensing.helpers import get, succeeded
-from tests.payments.helpers import bought, deliver, expected_split, ledger_size, split_of, transaction
+from tests.payments.helpers import (
+    bought,
+    deliver,
+    expected_split,
+    ledger_size,
+    split_of,
+    transaction,
+)
 
 
 def sweep() -> None:
