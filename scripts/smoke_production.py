@@ -71,13 +71,16 @@ def start(name: str, args: list[str], env: dict) -> subprocess.Popen:
 
 
 def stop_all() -> None:
-    for process in processes.values():
+    """TERM to each process group (gunicorn finishes its requests); INT to the workers, whose
+    TERM would wait out their queue polling: the queue is empty by now."""
+    for name, process in processes.items():
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, signal.SIGINT if name in ("worker", "periodic") else signal.SIGTERM)
     deadline = time.monotonic() + 15
     for name, process in processes.items():
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            say(f"    {name} stopped")
         except subprocess.TimeoutExpired:
             say(f"{name} did not stop on TERM: killed")
             os.killpg(process.pid, signal.SIGKILL)
@@ -281,12 +284,12 @@ def run(database_url: str, redis_url: str) -> None:
     }
     flask = [str(BIN / "flask"), "--app", "app"]
 
+    # localstripe and gunicorn touch no table while they boot: they start during the migration.
+    start("localstripe", [str(BIN / "localstripe"), "--port", str(stripe_port), "--from-scratch"], env)
+    start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], env)
     migrated = subprocess.run([*flask, "db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True,
                               check=False)
     check(migrated.returncode == 0, "flask db upgrade migrates the empty database", migrated.stderr[-2000:])
-
-    start("localstripe", [str(BIN / "localstripe"), "--port", str(stripe_port), "--from-scratch"], env)
-    start("web", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:app"], env)
     start("worker", [*flask, "worker", "-w", "2", "-k", "process", "--no-periodic"], env)
     start("periodic", [*flask, "worker", "-w", "1", "--periodic"], env)
 
