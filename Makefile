@@ -7,7 +7,7 @@ FLASK := $(VENV)/bin/flask --app app
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test install db demo worker bench vendor clean
+.PHONY: run test smoke install db demo worker bench vendor clean
 
 $(VENV)/bin/python:
 	@command -v python3.11 >/dev/null && python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,11 @@ test: install
 	  echo "== again on PostgreSQL ($$DIVIDEND_TEST_DATABASE_URL) =="; \
 	  DIVIDEND_TEST_BACKEND=postgresql $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile -q -m "not e2e"; \
 	fi
+
+## The production shape on PostgreSQL and Redis (DIVIDEND_SMOKE_DATABASE_URL, DIVIDEND_SMOKE_REDIS_URL):
+## gunicorn, the Redis worker, one purchase through localstripe, `ledger check` (scripts/smoke-production.sh).
+smoke: install
+	@bash scripts/smoke-production.sh
 
 bench: install
 	$(PYTHON) bench/import.py

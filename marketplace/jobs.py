@@ -8,6 +8,7 @@ transaction would find the database locked).
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 
 import click
@@ -78,13 +79,46 @@ def periodic_task(schedule, *, transaction: bool = True, **options):
     return decorate
 
 
+#: Tasks the worker queues each time it starts, before it takes any job: the recovery of work a
+#: killed worker took off the queue and never finished (huey removes a task from the queue when
+#: a worker takes it). Each must be safe to run beside the jobs it recovers (keyed writes).
+_on_worker_start: list = []
+
+
+def on_worker_start(task_fn):
+    """Queue `task_fn` (a `task`) whenever a worker starts; returns it (usable as a decorator)."""
+    _on_worker_start.append(task_fn)
+    return task_fn
+
+
+def _fresh_connections() -> None:
+    """In each worker process: connections inherited from the parent are not this process's."""
+    from marketplace.extensions import db
+
+    app = _state["app"]
+    if app is not None:
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+
 @click.command("worker")
-@click.option("--workers", default=2, show_default=True, help="Worker threads.")
-def worker_command(workers: int) -> None:
-    """Run the job worker until interrupted."""
+@click.option("-w", "--workers", default=2, show_default=True, help="Worker threads or processes.")
+@click.option("-k", "--worker-type", type=click.Choice(["thread", "process"]), default="thread",
+              show_default=True, help="Threads in this process, or one process each.")
+@click.option("--periodic/--no-periodic", default=True, show_default=True,
+              help="Also queue the periodic jobs (the clock's work). Exactly one running worker "
+                   "should: start the others with --no-periodic.")
+def worker_command(workers: int, worker_type: str, periodic: bool) -> None:
+    """Run the job worker until stopped: TERM finishes the running jobs first, INT stops at once."""
     from huey.consumer import Consumer
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
     if huey.immediate:
         raise click.ClickException("DIVIDEND_JOBS=immediate runs jobs inline; no worker needed.")
-    click.echo(f"Dividend worker: {workers} threads on {type(huey).__name__}")
-    Consumer(huey, workers=workers, worker_type="thread").run()
+    if worker_type == "process":
+        huey.on_startup("fresh_connections")(_fresh_connections)
+    for recovery in _on_worker_start:
+        recovery()
+    click.echo(f"Dividend worker: {workers} {worker_type}{'es' if worker_type == 'process' else 's'} "
+               f"on {type(huey).__name__}, periodic jobs {'on' if periodic else 'off'}")
+    Consumer(huey, workers=workers, worker_type=worker_type, periodic=periodic, graceful_signal="TERM").run()

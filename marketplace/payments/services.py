@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation
@@ -96,6 +96,17 @@ def unsettled_payment(session: Session, license_id: int) -> Payment | None:
                 and payment.refunded_amount < payment.amount):
             return payment
     return None
+
+
+def stranded_payment_ids(session: Session) -> list[int]:
+    """Succeeded payments neither allocated nor given back: their settlement job was lost (a worker
+    killed while it ran, a queue that dropped it). Oldest first."""
+    allocated = select(Allocation.id).where(
+        Allocation.payment_key == literal("payment:") + Payment.payment_intent_id).exists()
+    return list(session.scalars(
+        select(Payment.id).where(Payment.status == PaymentStatus.SUCCEEDED,
+                                 Payment.refunded_amount < Payment.amount, ~allocated)
+        .order_by(Payment.id)))
 
 
 def confirm_card(session: Session, payment: Payment, token: str) -> Payment:
