@@ -1,6 +1,6 @@
 """Web security every response carries: the Content-Security-Policy and its companions, HSTS and
-secure cookies behind https, a Server header that names no software, and a signing key that is
-not the development one.
+secure cookies behind https; a development server whose Server header names no software; and a
+signing key that is not the development one.
 
 The CSP allows scripts, styles, fonts and images from our own origin only (templates keep no
 inline <script>, <style> or style=""; data lives in <script type="application/json"> blocks,
@@ -17,7 +17,7 @@ from flask import Flask
 DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
 
 #: What names the server in the `Server` header (never Werkzeug or Python with their versions).
-SERVER_NAME = "Dividend"
+SERVER_HEADER = "Dividend"
 
 
 class InsecureConfiguration(RuntimeError):
@@ -81,6 +81,7 @@ def register(app: Flask) -> None:
     Flask runs `after_request` functions last-registered first, so this one sees their result.
     """
     check_secret_key(app)
+    _name_the_development_server()
     https = is_https(app.config)
     if https:
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -96,10 +97,17 @@ def register(app: Flask) -> None:
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         if https:
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        # Set here, Werkzeug's server and gunicorn's (see gunicorn.conf.py) leave theirs out.
-        headers["Server"] = SERVER_NAME
         _retry_after_at_least_one_second(response)
         return response
+
+
+def _name_the_development_server() -> None:
+    """`flask run` (Werkzeug's server) says `Server: Werkzeug/3.x Python/3.11`, whatever the app
+    answers (http.server sends it before the app's headers): make it say `Dividend`. Gunicorn
+    says `gunicorn`, without a version; gunicorn.conf.py may rename it the same way."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.version_string = lambda self: SERVER_HEADER
 
 
 def _retry_after_at_least_one_second(response) -> None:
