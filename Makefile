@@ -20,7 +20,13 @@ $(INSTALLED): $(VENV)/bin/python pyproject.toml
 
 install: $(INSTALLED)
 
-db: install
+## A signing key for local use, made once (production sets DIVIDEND_SECRET_KEY instead).
+instance/secret_key: | $(VENV)/bin/python
+	@mkdir -p instance
+	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	@chmod 600 $@
+
+db: install instance/secret_key
 	$(FLASK) db upgrade
 
 demo: db
@@ -30,7 +36,7 @@ demo: db
 run: demo
 	@bash scripts/run-dev.sh
 
-worker: install
+worker: install instance/secret_key
 	$(FLASK) worker
 
 ## Every test: on SQLite, then on PostgreSQL when DIVIDEND_TEST_DATABASE_URL is set.

@@ -22,7 +22,8 @@ def migrated_app(db_path: Path):
 
     from marketplace import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS": "immediate"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}", "JOBS": "immediate",
+                      "SECRET_KEY": "bench-only-not-a-secret-key"})
     with app.app_context():
         upgrade()
     return app

@@ -37,6 +37,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Before any route is added: rules pick their converters when they are added.
     app.url_map.converters["int"] = DatabaseIdConverter
+    from marketplace import security
+
+    # First: it refuses the development key, and its headers go on after the extensions' own.
+    security.register(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)

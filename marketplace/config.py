@@ -37,8 +37,9 @@ def load() -> dict:
     return {
         #: SQLAlchemy URL. SQLite (default, under instance/) or postgresql+psycopg://…
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
-        #: Signs sessions and CSRF tokens. The default is for local use only.
-        "SECRET_KEY": _str("SECRET_KEY", "dev-only-not-secret"),
+        #: Signs sessions and CSRF tokens: a long random secret. Without it, the key `make db`
+        #: wrote to instance/secret_key; without that, the app starts only in debug or tests.
+        "SECRET_KEY": _str("SECRET_KEY", "") or _instance_secret_key(),
         #: Stripe (or localstripe) credentials; the defaults are localstripe's fakes.
         "STRIPE_SECRET_KEY": _str("STRIPE_SECRET_KEY", "sk_test_local_fake"),
         "STRIPE_PUBLISHABLE_KEY": _str("STRIPE_PUBLISHABLE_KEY", "pk_test_local_fake"),
@@ -89,13 +90,17 @@ def load() -> dict:
         "PII_JOB_SLICE": _int("PII_JOB_SLICE", 200_000),
         #: Job queue: "immediate", a SQLite file path, or a redis:// URL.
         "JOBS": _str("JOBS", str(INSTANCE_DIR / "jobs.sqlite3")),
-        #: Rate-limit storage (Flask-Limiter URI); memory suits one process.
-        "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", "memory://"),
+        #: Rate-limit storage (a Flask-Limiter/limits URI). Memory counts per process, useless
+        #: behind several workers: when unset it is the Redis of DIVIDEND_JOBS if that is a
+        #: redis:// URL, else memory://.
+        "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", "") or _ratelimit_storage_default(),
         #: Largest request body accepted, in bytes (record imports are the big ones).
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 512 * 1024 * 1024),
         # Fixed settings below: not configurable from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "RATELIMIT_HEADERS_ENABLED": True,
+        #: A sliding window: a burst at a fixed window's edge can't pass twice the limit.
+        "RATELIMIT_STRATEGY": "moving-window",
         "API_TITLE": "Dividend API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
@@ -107,6 +112,21 @@ def load() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
     }
+
+
+def _instance_secret_key() -> str:
+    path = INSTANCE_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def _ratelimit_storage_default() -> str:
+    jobs = _str("JOBS", "")
+    if jobs.startswith(("redis://", "rediss://")):
+        return jobs
+    return "memory://"
 
 
 def normalize_database_url(url: str) -> str:

@@ -16,4 +16,21 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# Rate limits, per client address unless said otherwise. The storage is RATELIMIT_STORAGE_URI
+# (marketplace/config.py): Redis when configured, so that every worker process counts together.
+#: Log-in attempts from one address (the web form).
+LOGIN_PER_ADDRESS = "10 per minute"
+#: Failed log-ins of one account, from any address: a guesser spread over many addresses is
+#: stopped too. Successes don't count, and the window slides: once the failures stop, the
+#: account opens again within 15 minutes, so nobody can shut a person out for long.
+LOGIN_FAILURES_PER_ACCOUNT = "10 per 15 minutes"
+#: New organizations (web and API sign-up).
+SIGNUPS = "20 per hour"
+#: Claim-code attempts (claiming, linking another identity).
+CLAIMS = "10 per minute"
+#: Signed download links made, and exports fetched.
+DOWNLOADS = "60 per hour"
+#: Payout-account changes (each may create an account at the payment processor).
+PAYOUT_ACCOUNT_CHANGES = "10 per hour"
 api = Api()

@@ -8,6 +8,8 @@ export DIVIDEND_STRIPE_API_BASE=${DIVIDEND_STRIPE_API_BASE:-http://127.0.0.1:$ST
 export DIVIDEND_STRIPE_WEBHOOK_SECRET=${DIVIDEND_STRIPE_WEBHOOK_SECRET:-whsec_local_fake}
 APP_URL=http://127.0.0.1:5000
 mkdir -p instance
+# The app refuses the development signing key outside debug: make one for this machine, once.
+[ -s instance/secret_key ] || "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM

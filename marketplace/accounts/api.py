@@ -12,13 +12,13 @@ from marketplace.accounts.schemas import (
     OrganizationCreatedSchema,
     OrganizationCreateSchema,
 )
-from marketplace.extensions import db, limiter
+from marketplace.extensions import SIGNUPS, db, limiter
 
 blp = Blueprint("accounts_api", __name__, description="Organizations and API keys")
 
 
 @blp.route("/organizations", methods=["POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit(SIGNUPS, methods=["POST"])
 @blp.arguments(OrganizationCreateSchema)
 @blp.response(201, OrganizationCreatedSchema)
 @blp.alt_response(409, description="The owner's e-mail is already registered.")

@@ -41,8 +41,16 @@ def init_login(manager: LoginManager) -> None:
     manager.login_message_category = "info"
 
     @manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdecimal() else None
+    def load_user(session_id: str) -> User | None:
+        """The user of a session cookie, unless they logged out or changed their password since
+        it was issued (its version is older than theirs); a cookie from before versions, none."""
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdecimal() and version.isdecimal()):
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(version):
+            return None
+        return user
 
 
 def api_principal() -> Principal:

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, TimestampMixin, one_of
@@ -62,7 +62,15 @@ class User(UserMixin, TimestampMixin, Base):
         ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )
 
+    #: Moves on at log-out and at a password change: a session cookie carries the version it was
+    #: issued at (`get_id`), and one with an older version loads nobody (accounts.auth).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    def get_id(self) -> str:
+        """What the session cookie keeps: the id and the session version, as "id:version"."""
+        return f"{self.id}:{self.session_version}"
 
 
 class ApiKey(TimestampMixin, Base):

@@ -39,6 +39,19 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password for `user`; every session they have open ends with the old one."""
+    user.password_hash = hash_password(password)
+    end_sessions(session, user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every web session of `user` (log-out, a new password): cookies issued before now carry
+    an older session version, which the user loader refuses."""
+    user.session_version = (user.session_version or 0) + 1
+    session.flush()
+
+
 def check_password(user: User, password: str) -> bool:
     try:
         return _hasher.verify(user.password_hash, password)
@@ -249,5 +262,5 @@ def create_admin(session: Session, email: str, password: str | None = None) -> I
     elif user.role != "admin":
         raise Conflict(f"{email} belongs to a non-admin account.")
     if password is not None:
-        user.password_hash = hash_password(password)
+        set_password(session, user, password)
     return issue_api_key(session, user, label="admin create")

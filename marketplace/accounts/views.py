@@ -10,7 +10,13 @@ from marketplace.accounts import services
 from marketplace.accounts.forms import KIND_CHOICES, ApiKeyForm, EmptyForm, LogInForm, SignUpForm
 from marketplace.boundary import attempt
 from marketplace.errors import DomainError, flatten_errors
-from marketplace.extensions import db, limiter
+from marketplace.extensions import (
+    LOGIN_FAILURES_PER_ACCOUNT,
+    LOGIN_PER_ADDRESS,
+    SIGNUPS,
+    db,
+    limiter,
+)
 
 bp = Blueprint("accounts", __name__)
 
@@ -36,7 +42,7 @@ def home_for(user) -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit(SIGNUPS, methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         flash(f"You are logged in as {current_user.email}; log out first to open another account.", "info")
@@ -56,8 +62,19 @@ def signup():
         422 if form.errors else 200)
 
 
+def _login_account() -> str:
+    """The account a log-in names: its failures count together from every address."""
+    return "login-account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _failed_login(response) -> bool:
+    return response.status_code == 422
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
+@limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, methods=["POST"], key_func=_login_account,
+               deduct_when=_failed_login)
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(home_for(current_user)))
@@ -77,6 +94,9 @@ def logout():
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400, "The log-out form expired; try again.")
+    if current_user.is_authenticated:
+        # Not just this browser's cookie: a copy of it (saved, stolen) must stop working too.
+        services.end_sessions(db.session, current_user)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("catalog.home"))

@@ -21,7 +21,7 @@ from marketplace.contributors.schemas import (
     PlatformContributorSchema,
     RevokedSchema,
 )
-from marketplace.extensions import db, limiter
+from marketplace.extensions import CLAIMS, db, limiter
 from marketplace.pagination import page_schema
 
 blp = Blueprint("claims_api", __name__, description="Claim codes and contributor identities")
@@ -142,7 +142,7 @@ def export_codes(args):
 
 
 @blp.route("/contributors/claim", methods=["POST"])
-@limiter.limit("10 per minute")
+@limiter.limit(CLAIMS)
 @blp.arguments(ClaimSchema)
 @blp.response(201, ClaimedSchema)
 @blp.alt_response(404, description="No such claim code.")
@@ -159,7 +159,7 @@ def claim(body):
 @blp.route("/me/identities", methods=["POST"])
 @blp.doc(security=BEARER)
 @require_api("contributor")
-@limiter.limit("10 per minute")
+@limiter.limit(CLAIMS)
 @blp.arguments(LinkSchema)
 @blp.response(201, IdentitySchema)
 @blp.alt_response(401, description="No or bad API key.")

@@ -19,7 +19,7 @@ from marketplace.contributors import claims
 from marketplace.contributors.claims_api import export_response
 from marketplace.contributors.schemas import ExportArgs
 from marketplace.errors import DomainError, NotFound, flatten_errors
-from marketplace.extensions import db, limiter
+from marketplace.extensions import CLAIMS, db, limiter
 from marketplace.text import NUL
 
 bp = Blueprint("claims", __name__)
@@ -55,7 +55,7 @@ def _show_error(form: FlaskForm, error: DomainError) -> None:
 
 
 @bp.route("/claim", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit(CLAIMS, methods=["POST"])
 def claim():
     if current_user.is_authenticated:
         if current_user.role == "contributor":
@@ -93,7 +93,7 @@ def identities():
 
 @bp.route("/me/identities", methods=["POST"])
 @login_required
-@limiter.limit("10 per minute")
+@limiter.limit(CLAIMS)
 def link():
     contributor_only()
     form = CodeForm()

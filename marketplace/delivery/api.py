@@ -20,7 +20,7 @@ from marketplace.delivery.schemas import (
     WithdrawalArgs,
     WithdrawalPageSchema,
 )
-from marketplace.extensions import db
+from marketplace.extensions import DOWNLOADS, db, limiter
 from marketplace.licensing.services import buyer_license
 
 blp = Blueprint("delivery_api", __name__, description="Delivery: signed downloads, manifests, withdrawals")
@@ -38,6 +38,7 @@ def signed_urls(license_id: int, issued: services.IssuedDownload) -> dict:
 
 
 @blp.route("/licenses/<int:license_id>/downloads", methods=["POST"])
+@limiter.limit(DOWNLOADS)
 @blp.doc(security=BEARER)
 @require_api("buyer")
 @blp.arguments(DownloadCreateSchema)
@@ -46,6 +47,7 @@ def signed_urls(license_id: int, issued: services.IssuedDownload) -> dict:
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(409, description="The license is not active.")
 @blp.alt_response(422, description="version or since_version not covered by the license.")
+@blp.alt_response(429, description="Too many downloads from this address: see Retry-After.")
 def create_download(body, license_id: int):
     """Signed URLs for the export of a covered version (and its manifest), valid DOWNLOAD_TTL_SECONDS."""
     principal = api_principal()
@@ -82,11 +84,13 @@ def _log(grant: tokens.Grant, at):
 
 
 @blp.route("/licenses/<int:license_id>/export/<token>", methods=["GET"])
+@limiter.limit(DOWNLOADS)
 @blp.response(200, content_type=JSONL, description="The export: one JSON object a line "
               "{external_id, text, created_at, contributor}, or {external_id, deleted: true} in a since_version "
               "export; gzip when Accept-Encoding asks. No Content-Length: it is streamed.")
 @blp.alt_response(403, description="Expired, tampered, or another license's link.")
 @blp.alt_response(409, description="The license is no longer active.")
+@blp.alt_response(429, description="Too many downloads from this address: see Retry-After.")
 def export(license_id: int, token: str):
     """The export a signed URL names, streamed. The download is logged once the body is sent
     (by a job: this GET writes nothing itself)."""

@@ -21,13 +21,14 @@ from marketplace.boundary import attempt
 from marketplace.delivery import services, standards, withdrawals
 from marketplace.delivery.api import signed_urls
 from marketplace.errors import invalid_field
-from marketplace.extensions import db
+from marketplace.extensions import DOWNLOADS, db, limiter
 from marketplace.licensing.services import buyer_license
 
 bp = Blueprint("delivery", __name__)
 
 
 @bp.route("/licenses/<int:license_id>/download", methods=["POST"])
+@limiter.limit(DOWNLOADS)
 @login_required
 def download(license_id: int):
     """Sign the URLs and send the browser to the export (or its manifest): 303 to a signed GET."""

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marketplace.accounts.auth import BEARER, api_principal, require_api
 from marketplace.boundary import after_commit
 from marketplace.errors import Invalid
-from marketplace.extensions import db
+from marketplace.extensions import PAYOUT_ACCOUNT_CHANGES, db, limiter
 from marketplace.pagination import PageArgs
 from marketplace.payments.services import gateway, processor_call
 from marketplace.payouts import accounts, batch, reconcile, services
@@ -49,6 +49,7 @@ def set_account(principal, body: dict) -> accounts.AccountState:
 
 
 @blp.route("/me/payout-account", methods=["PUT"])
+@limiter.limit(PAYOUT_ACCOUNT_CHANGES)
 @blp.doc(security=BEARER)
 @require_api("contributor", "platform")
 @blp.arguments(PayoutAccountArgs)
@@ -56,6 +57,7 @@ def set_account(principal, body: dict) -> accounts.AccountState:
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Contributor accounts and platforms only.")
 @blp.alt_response(422, description="Bad provider or e-mail (named).")
+@blp.alt_response(429, description="Too many changes from this address: see Retry-After.")
 @blp.alt_response(502, description="Stripe refused or failed: nothing is saved.")
 def put_payout_account(body):
     """Where your earnings are paid: `batch` (an e-mail, ready at once) or `stripe` (Connect Express:

@@ -19,7 +19,7 @@ from marketplace.accounts.auth import web_principal
 from marketplace.accounts.guards import admin_only, csrf_ok
 from marketplace.boundary import attempt
 from marketplace.errors import DomainError
-from marketplace.extensions import db
+from marketplace.extensions import PAYOUT_ACCOUNT_CHANGES, db, limiter
 from marketplace.money import Money
 from marketplace.payouts import accounts, batch, services
 from marketplace.payouts.api import set_account, start_run
@@ -47,6 +47,7 @@ def payee_overview(principal, limit: int = 10) -> dict:
 
 
 @bp.route("/me/payout-account", methods=["GET", "POST"])
+@limiter.limit(PAYOUT_ACCOUNT_CHANGES, methods=["POST"])
 @login_required
 def account_page():
     principal = _payee_principal()

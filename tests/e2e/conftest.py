@@ -51,13 +51,18 @@ def pytest_runtest_makereport(item, call):
 def page(request, browser, live_server, tmp_path_factory):
     """A page in a fresh browser context (no cookies) on the live server.
 
-    On failure, a full-page screenshot is saved and its path printed with the report.
+    On failure, a full-page screenshot is saved and its path printed with the report. Anything
+    the Content-Security-Policy refused on any page of the context fails the test.
     """
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
+    refused: list[str] = []
+    context.on("console", lambda message: refused.append(f"{message.page.url if message.page else '?'}: "
+                                                         f"{message.text}")
+               if "Content Security Policy" in message.text else None)
     page = context.new_page()
     yield page
     report = getattr(request.node, "report_call", None)
@@ -67,3 +72,4 @@ def page(request, browser, live_server, tmp_path_factory):
         page.screenshot(path=str(path), full_page=True)
         print(f"\nscreenshot of {page.url} at the failure: {path}")
     context.close()
+    assert not refused, "the Content-Security-Policy refused:\n" + "\n".join(refused)
