@@ -1,4 +1,7 @@
-"""The detector on the labelled fixture's held-out part (never tuned on), and the usual false alarms."""
+"""The detector on the labelled fixture's held-out parts, and the usual false alarms.
+
+`held_out_3` is the pristine part (written before detector 2, never tuned on; the report quotes
+it); `held_out` was consulted once after detector 1. The goals hold on both."""
 from __future__ import annotations
 
 import pytest
@@ -9,9 +12,9 @@ RECALL_GOALS = {"email": 0.95, "phone": 0.95, "ip_address": 0.95, "payment_card"
                 "handle": 0.90}
 
 
-@pytest.fixture(scope="module")
-def held_out():
-    return evaluation.evaluate(evaluation.load("held_out"), "held_out")
+@pytest.fixture(scope="module", params=["held_out", "held_out_3"])
+def held_out(request):
+    return evaluation.evaluate(evaluation.load(request.param), request.param)
 
 
 def test_the_fixture_is_as_large_as_the_issue_asks():
