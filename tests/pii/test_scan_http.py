@@ -16,6 +16,7 @@ from marketplace.pii.models import PiiFinding
 from tests import factories
 from tests.asserts import assert_error, field_messages
 from tests.contributors_factory import claimed
+from tests.pii.helpers import removed_on_page
 
 
 def line(external_id: str, text: str, contributor: str = "ann") -> dict:
@@ -237,6 +238,7 @@ def test_a_contributor_sees_what_was_removed_from_their_own_records(client, plat
         line("b", "call +44 20 7183 8750", "ann"),
         line("c", "nothing personal", "ann"),
         line("d", "bob@example.org", "bob"),
+        line("e", "version 4.2.1.8 costs $1,299.99, order #112-4567890", "cy"),
     ])
     client.delete(f"/api/v1/datasets/{slug}/records/b", headers=platform["headers"])  # taken down: not exported
     person = claimed(platform, "ann")
@@ -244,7 +246,18 @@ def test_a_contributor_sees_what_was_removed_from_their_own_records(client, plat
         "records_with_findings": 1, "findings": {"email": 2}}
     assert_error(client.get("/api/v1/me/pii", headers=platform["headers"]), 403)
     factories.login(client, person)
-    assert b"in 1 of your records" in client.get("/me/statement").data
+    page = client.get("/me/statement").get_data(as_text=True)
+    assert removed_on_page(page) == (1, {"email": 2})
+    assert "pii-removed-empty" not in page
+
+    # A contributor whose records hold nothing the scan looks for sees the empty state.
+    quiet = claimed(platform, "cy")
+    assert client.get("/api/v1/me/pii", headers=quiet["headers"]).get_json() == {
+        "records_with_findings": 0, "findings": {}}
+    factories.login(client, quiet)
+    page = client.get("/me/statement").get_data(as_text=True)
+    assert 'id="pii-removed-empty"' in page and "Nothing has been removed from your records" in page
+    assert removed_on_page(page) == (0, {})
 
 
 def test_the_findings_page_allows_a_value_in_one_action(client, platform):
