@@ -276,3 +276,18 @@ def test_the_findings_page_allows_a_value_in_one_action(client, platform):
     assert client.post(f"/platform/datasets/{slug}/pii/allow", data={
         "external_id": "a", "start": "3", "csrf_token": factories.token_from(page)}).status_code == 303
     assert db.session.scalar(select(Record.text).where(Record.external_id == "a")).startswith("Our support")
+
+
+def test_the_findings_page_is_the_platforms_alone(client, platform, other_platform, buyer):
+    slug = factories.create_dataset(client, platform)["slug"]
+    factories.import_records(client, platform, slug, [line("a", "write me at ann.lee@example.org", "ann")])
+    factories.login(client, platform)
+    assert b"<mark>ann.lee@example.org</mark>" in client.get(f"/platform/datasets/{slug}/pii").data
+    person = claimed(platform, "ann")  # even the contributor whose record it is
+    for who, status in ((other_platform, 404), (buyer, 403), (person, 403)):
+        factories.login(client, who)
+        page = client.get(f"/platform/datasets/{slug}/pii")
+        assert page.status_code == status and b"ann.lee" not in page.data, who["email"]
+        allowed = client.post(f"/platform/datasets/{slug}/pii/allow", data={"external_id": "a", "start": "12"})
+        assert allowed.status_code == status, who["email"]
+    assert client.get(f"/api/v1/datasets/{slug}", headers=platform["headers"]).get_json()["pii_allow"] == []
