@@ -142,8 +142,10 @@ def child_scan(db_path: Path, dataset_id: int, processes: int) -> dict:
 
     wall, cpu = time.perf_counter(), time.process_time()
     jobs.scan_dataset.call_local(dataset_id)  # and, after each slice's commit, the next slice
-    scanning._shutdown_pools()  # the workers are children: their peak memory is counted below
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # The job keeps its pool for the next job (scanning.shared_pool), so stopping the workers is
+    # not part of the scan; they are stopped here so that their peak memory is counted below.
+    scanning._shutdown_pools()
     with app.app_context():
         unscanned = db.session.scalar(select(func.count()).where(
             Record.dataset_id == dataset_id, Record.pii_version.is_(None)))
