@@ -1,28 +1,39 @@
-"""Dividend: the app factory."""
+"""Dividend: the app factory.
+
+Importing the package imports nothing else: a process that needs one pure module (the
+personal-data scan's pool workers import only `marketplace.pii.detector`) doesn't load Flask,
+SQLAlchemy and Alembic for it. `create_app` imports the web stack.
+"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-from werkzeug.routing import IntegerConverter
-
-from marketplace import config as config_module
-from marketplace.boundary import BoundaryFlask
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class DatabaseIdConverter(IntegerConverter):
-    """`<int:…>` in every route, at most a 64-bit signed integer: a longer number in a path is a
-    404 like any unknown id, not an overflow in the database driver (a 500)."""
+def _database_id_converter():
+    from werkzeug.routing import IntegerConverter
 
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
+    class DatabaseIdConverter(IntegerConverter):
+        """`<int:…>` in every route, at most a 64-bit signed integer: a longer number in a path is a
+        404 like any unknown id, not an overflow in the database driver (a 500)."""
+
+        def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
+            kwargs.setdefault("max", 2**63 - 1)
+            super().__init__(map, *args, **kwargs)
+
+    return DatabaseIdConverter
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app: config from the environment, then `overrides` (tests use them)."""
+    from marketplace import config as config_module
+    from marketplace.boundary import BoundaryFlask
+
     app = BoundaryFlask(
         "marketplace",
         template_folder=str(ROOT / "templates"),
@@ -36,7 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     # Before any route is added: rules pick their converters when they are added.
-    app.url_map.converters["int"] = DatabaseIdConverter
+    app.url_map.converters["int"] = _database_id_converter()
     from marketplace import security
 
     # First: it refuses the development key, and its headers go on after the extensions' own.

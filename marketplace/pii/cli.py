@@ -62,13 +62,14 @@ def scan_command(slug: str | None, processes: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--mistakes", is_flag=True, help="List the tuning part's misses and false alarms.")
 def eval_command(as_json: bool, mistakes: bool) -> None:
-    """Recall and precision per type on the labelled fixture (tuning and held-out parts)."""
+    """Recall and precision per type on the labelled fixture (tuning and held-out parts; the
+    report quotes the pristine one, never tuned on)."""
     results = {part: evaluation.evaluate(evaluation.load(part), part) for part in evaluation.PARTS}
     if as_json:
         click.echo(json.dumps({part: result.as_dict() for part, result in results.items()}, indent=2))
         return
     click.echo(f"{detector.DETECTOR} {detector.DETECTOR_VERSION}; the report quotes "
-               f"{evaluation.REPORTED_PART}. Not scanned: {', '.join(detector.NOT_SCANNED)}.")
+               f"{evaluation.REPORTED_PART}, the pristine part (never tuned on). Not scanned: {', '.join(detector.NOT_SCANNED)}.")
     for part, result in results.items():
         recall, precision = result.recall(), result.precision_by_type()
         click.echo(f"\n{part}: {result.texts} texts, {result.clean_texts} without personal data "

@@ -21,9 +21,13 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
+from stdnum.exceptions import ValidationError
 
 DETECTOR = "dividend-pii"
-DETECTOR_VERSION = 1
+#: 2: IBANs valid by check digits and national format, not by stdnum's bank lists (BE68 5390…);
+#: cards grouped with dots; "card no"/"phone no" read as the number's own label; a one-digit
+#: dotted quad beside another address ("1.1.1.1 vs 9.9.9.9"); numbers reserved for fiction.
+DETECTOR_VERSION = 2
 
 TYPES = ("email", "phone", "ip_address", "payment_card", "iban", "handle", "profile_url",
          "street_address")
@@ -147,6 +151,19 @@ _NUMBER_NOT_PERSONAL = re.compile(
     r"arxiv|patent|report|bug|cve)\W{0,4}(?:(?:no|nr|number|num|id|#)\W{0,3})?$",
     re.IGNORECASE,
 )
+#: "card no", "phone nr.", "mobile #": the generic "no" above labels a personal number here.
+_PERSONAL_NUMBER_LABEL = re.compile(
+    r"\b(?:card|cc|visa|master ?card|amex|credit|debit|phone|tel|telephone|mobile|mob|cell|"
+    r"contact|whats ?app|fax|landline|handy)\W{0,3}(?:no|nr|number|num|#)\W{0,3}$",
+    re.IGNORECASE,
+)
+
+
+def _not_personal_number(before: str) -> bool:
+    """The words just before a number call it an order, invoice, ISBN… number, not a card's
+    or a phone's."""
+    return _NUMBER_NOT_PERSONAL.search(before) is not None \
+        and _PERSONAL_NUMBER_LABEL.search(before) is None
 _DATE = re.compile(r"^(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})$")
 _YEAR_RANGE = re.compile(r"^(?:1[89]|20)\d\d ?[-/] ?(?:1[89]|20)\d\d$")
 _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
@@ -154,7 +171,7 @@ _DOTTED_QUAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "AU", "ES", "IT", "NL", "BR", "JP", "CA", "IE",
                  "CH", "AT", "BE", "SE", "PL", "MX", "ZA", "NZ", "PT", "DK", "NO", "FI")
 
-_CARD = re.compile(r"\d(?:[ \-]?\d){11,18}(?![\d\-]|[.,]\d)")
+_CARD = re.compile(r"\d(?:[ \-.]?\d){11,18}(?![\d\-]|[.,]\d)")
 _IBAN = re.compile(r"[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,32}")
 
 # ---- street addresses (best effort: English- and German-style) ---------------------------------
@@ -248,6 +265,8 @@ def _profiles(text: str, out: list) -> None:
 
 
 def _ipv4(text: str, out: list) -> None:
+    found: list[tuple[int, int]] = []
+    pending: list[tuple[int, int]] = []
     for match in _IPV4.finditer(text):
         if _preceded_by(text, match.start(), "._"):
             continue
@@ -264,12 +283,29 @@ def _ipv4(text: str, out: list) -> None:
         if _VERSION_AFTER.match(text, match.end()):
             continue  # "6.1.0.18 kernel", "2.0.1.15 firmware"
         # Every octet a single digit (4.4.2.2, 1.9.9.9) reads as a version unless the
-        # sentence is about addresses.
+        # sentence is about addresses, or it is listed beside an address ("1.1.1.1 vs 9.9.9.9").
         if all(len(part) == 1 for part in value.split(".")):
             after = text[match.end():match.end() + 25]
             if not (_IP_WORDS_BEFORE.search(before) or _IP_WORDS_AFTER.match(after)):
+                pending.append((match.start(), match.end()))
                 continue
-        out.append(("ip_address", match.start(), match.end()))
+        found.append((match.start(), match.end()))
+    while pending:
+        beside = [span for span in pending if any(_listed_together(text, span, other) for other in found)]
+        if not beside:
+            break
+        found.extend(beside)
+        pending = [span for span in pending if span not in beside]
+    out.extend(("ip_address", start, end) for start, end in sorted(found))
+
+
+#: What joins two addresses in a list: "1.1.1.1 vs 9.9.9.9", "8.8.8.8, 8.8.4.4", "… and …".
+_LIST_JOIN = re.compile(r"\s*[,/&]?\s*(?:(?:and|or|vs\.?|versus)\s+)?", re.IGNORECASE)
+
+
+def _listed_together(text: str, span: tuple[int, int], other: tuple[int, int]) -> bool:
+    first, second = sorted((span, other))
+    return _LIST_JOIN.fullmatch(text, first[1], second[0]) is not None
 
 
 def _ipv6(text: str, out: list) -> None:
@@ -314,6 +350,12 @@ def _card_brand_fits(digits: str) -> bool:
     return False
 
 
+#: How cards are written grouped (one separator throughout: space, dash or dot): 4-4-4-4(-3),
+#: Amex 4-6-5 and Diners 4-6-4.
+_CARD_GROUPS = re.compile(r"\d{4}(?P<sep>[ \-.])\d{4}(?:(?P=sep)\d{4}){1,2}(?:(?P=sep)\d{1,3})?"
+                          r"|\d{4}(?P<sep2>[ \-.])\d{6}(?P=sep2)\d{4,5}")
+
+
 def _cards(text: str, out: list) -> None:
     for match in _CARD.finditer(text):
         if match.start() and text[match.start() - 1] in "0123456789-.,":
@@ -322,17 +364,27 @@ def _cards(text: str, out: list) -> None:
         separators = {c for c in value if not c.isdigit()}
         if len(separators) > 1:
             continue
-        digits = value.replace(" ", "").replace("-", "")
+        digits = value.replace(" ", "").replace("-", "").replace(".", "")
         if not 13 <= len(digits) <= 19 or not _card_brand_fits(digits):
             continue
-        if separators and not re.fullmatch(r"\d{4}(?:[ \-]\d{4}){2,3}(?:[ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5}",
-                                           value):
+        if separators and not _CARD_GROUPS.fullmatch(value):
             continue
         if not luhn.is_valid(digits):
             continue
-        if _NUMBER_NOT_PERSONAL.search(_window(text, match.start(), 25)):
+        if _not_personal_number(_window(text, match.start(), 25)):
             continue
         out.append(("payment_card", match.start(), match.end()))
+
+
+def _iban_valid(candidate: str) -> bool:
+    """Check digits and the country's BBAN format (python-stdnum); not stdnum's per-country
+    extras, which look bank codes up in lists of their own and refuse real accounts of banks
+    they don't list."""
+    try:
+        stdnum_iban.validate(candidate.upper(), check_country=False)
+    except ValidationError:
+        return False
+    return True
 
 
 def _ibans(text: str, out: list) -> None:
@@ -347,7 +399,7 @@ def _ibans(text: str, out: list) -> None:
         ends = [i for i in range(len(value), 14, -1) if i == len(value) or value[i] == " "]
         for end in ends:
             candidate = value[:end].rstrip()
-            if stdnum_iban.is_valid(candidate.upper()):
+            if _iban_valid(candidate):
                 out.append(("iban", match.start(), match.start() + len(candidate)))
                 at = match.start() + len(candidate)
                 break
@@ -407,6 +459,24 @@ def _regions_for(digits: str) -> tuple[str, ...]:
     return regions
 
 
+#: Ranges set aside for films and books, no one's number (national significant number
+#: prefixes, by country code): Ofcom's drama numbers, NANP's 555-0100…0199, ACMA's.
+_FICTIONAL = {
+    44: ("1134960", "1144960", "1154960", "1164960", "1174960", "1184960", "1214960", "1314960",
+         "1414960", "1514960", "1614960", "1914980", "2079460", "2896496", "2920180", "1632960",
+         "7700900", "8081570", "9098790", "3069990"),
+    61: ("255501", "370101", "755501", "855501", "491570006", "491570156", "491570157",
+         "491570158", "491570159", "491570110", "491570313", "491570737"),
+}
+
+
+def _fictional(number) -> bool:
+    nsn = phonenumbers.national_significant_number(number)
+    if number.country_code == 1:
+        return nsn[3:8] == "55501"
+    return nsn.startswith(_FICTIONAL.get(number.country_code, ()))
+
+
 def _phones(text: str, out: list) -> None:
     for match in _PHONE.finditer(text):
         if _preceded_by(text, match.start(), "+.-/_") or not _PHONE_START.match(match.group()) \
@@ -442,7 +512,8 @@ def _phones(text: str, out: list) -> None:
             if phonenumbers.is_valid_number(number):
                 found = number
         else:
-            if before.rstrip().endswith("#") or _NUMBER_NOT_PERSONAL.search(before[-25:]):
+            if (before.rstrip().endswith("#") and not _PERSONAL_NUMBER_LABEL.search(before[-25:])) \
+                    or _not_personal_number(before[-25:]):
                 continue
             context = bool(_PHONE_WORDS.search(before))
             if not context and len(groups) == 1:
@@ -458,7 +529,7 @@ def _phones(text: str, out: list) -> None:
                         context or _national_format_fits(value, number)):
                     found = number
                     break
-        if found is not None:
+        if found is not None and not _fictional(found):
             out.append(("phone", start, end))
 
 

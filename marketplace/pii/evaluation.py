@@ -1,11 +1,12 @@
 """Recall and precision of the detector on the labelled fixture that ships in the repository.
 
-The fixture (tests/pii/fixture/) has a tuning part and a held-out part the detector was
-never tuned on; the scan report quotes the held-out part. The held-out part was consulted once,
-after detector 1 (three bugs it showed were fixed), so a second held-out part, written by hand
-afterwards and never tuned on, is measured beside it (`held_out_2`, small: 49 values). A planted value counts as
-found when a finding of its type covers it whole (nothing of it would be left in the
-export); a finding counts as right when it overlaps a planted value of its type.
+The fixture (tests/pii/fixture/) has a tuning part and three held-out parts. `held_out` was
+consulted once, after detector 1 (three bugs it showed were fixed); `held_out_2` (49 values,
+hand-written after detector 1) showed the misses detector 2 fixed, so neither is pristine any
+more. `held_out_3` was written before detector 2 and before its code was read, and measured once
+after detector 2: it is the part no tuning has seen, and the one the scan report quotes. A
+planted value counts as found when a finding of its type covers it whole (nothing of it would be
+left in the export); a finding counts as right when it overlaps a planted value of its type.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from pathlib import Path
 from marketplace.pii.detector import DETECTOR_VERSION, TYPES, scan
 
 FIXTURE_DIR = Path(__file__).resolve().parents[2] / "tests" / "pii" / "fixture"
-PARTS = ("tuning", "held_out", "held_out_2")
-#: The part the scan report quotes.
-REPORTED_PART = "held_out"
+PARTS = ("tuning", "held_out", "held_out_2", "held_out_3")
+#: The part the scan report quotes: the pristine one, never tuned on.
+REPORTED_PART = "held_out_3"
 
 
 @dataclass

@@ -14,11 +14,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import NamedTuple
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, NamedTuple
 
 from marketplace.pii import detector
+
+if TYPE_CHECKING:  # the pool's workers import this module: they need the detector alone
+    from sqlalchemy.orm import Session
 
 #: Records a batch: one round trip each way, one task for a worker.
 BATCH_SIZE = 2_000

@@ -1,4 +1,7 @@
-"""The detector on the labelled fixture's held-out part (never tuned on), and the usual false alarms."""
+"""The detector on the labelled fixture's held-out parts, and the usual false alarms.
+
+`held_out_3` is the pristine part (written before detector 2, never tuned on; the report quotes
+it); `held_out` was consulted once after detector 1. The goals hold on both."""
 from __future__ import annotations
 
 import pytest
@@ -9,9 +12,9 @@ RECALL_GOALS = {"email": 0.95, "phone": 0.95, "ip_address": 0.95, "payment_card"
                 "handle": 0.90}
 
 
-@pytest.fixture(scope="module")
-def held_out():
-    return evaluation.evaluate(evaluation.load("held_out"), "held_out")
+@pytest.fixture(scope="module", params=["held_out", "held_out_3"])
+def held_out(request):
+    return evaluation.evaluate(evaluation.load(request.param), request.param)
 
 
 def test_the_fixture_is_as_large_as_the_issue_asks():
@@ -61,7 +64,7 @@ def test_usual_false_alarms_find_nothing(text):
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("write me at Anna.Muller@GMAIL.com.", [("email", "Anna.Muller@GMAIL.com")]),
-    ("call +44 20 7946 0958 or (415) 555-2671", [("phone", "+44 20 7946 0958"), ("phone", "(415) 555-2671")]),
+    ("call +44 20 7183 8750 or (415) 555-2671", [("phone", "+44 20 7183 8750"), ("phone", "(415) 555-2671")]),
     ("ssh 8.8.4.4:2222 or [2606:4700:4700::1111]:443", [("ip_address", "8.8.4.4"),
                                                         ("ip_address", "2606:4700:4700::1111")]),
     ("card 4242-4242-4242-4242 or 4242424242424242", [("payment_card", "4242-4242-4242-4242"),
@@ -74,6 +77,32 @@ def test_usual_false_alarms_find_nothing(text):
 ])
 def test_values_in_their_usual_forms_are_found_whole(text, expected):
     assert [(kind, text[start:end]) for kind, start, end in detector.scan(text)] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Detector 2: the forms held_out_2 missed, written with other values.
+    ("card no 4000 0566 5566 5556 exp 11/27", [("payment_card", "4000 0566 5566 5556")]),
+    ("my mastercard nr. 5200828282828210, don't tell", [("payment_card", "5200828282828210")]),
+    ("visa 4012.8888.8888.1881 or amex 3714.496353.98431", [("payment_card", "4012.8888.8888.1881"),
+                                                            ("payment_card", "3714.496353.98431")]),
+    ("phone no. 07700 118342 after six", [("phone", "07700 118342")]),
+    ("IBAN BE15 8671 0587 5630 (Belgian bank)", [("iban", "BE15 8671 0587 5630")]),  # a bank stdnum does not list
+    ("dns 1.1.1.1 vs 9.9.9.9, or 8.8.8.8 and 4.2.2.2", [("ip_address", "1.1.1.1"), ("ip_address", "9.9.9.9"),
+                                                        ("ip_address", "8.8.8.8"), ("ip_address", "4.2.2.2")]),
+])
+def test_detector_2_forms_are_found_whole(text, expected):
+    assert [(kind, text[start:end]) for kind, start, end in detector.scan(text)] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "In the film he calls (212) 555-0147 and nobody answers.",      # NANP 555-0100…0199
+    "The sitcom's number was +44 20 7946 0321, a drama number.",    # Ofcom's drama range
+    "Versions 1.2.3.4 and 1.2.3.5 differ only in the docs.",
+    "Order no. 4000 0566 5566 5556 was refunded.",
+    "Prices: 1.299.00, 2.499.00 and 3.999.00 in the sale.",
+])
+def test_detector_2_false_alarms_find_nothing(text):
+    assert detector.scan(text) == []
 
 
 def test_findings_are_ordered_and_never_overlap():
