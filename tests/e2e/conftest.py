@@ -120,3 +120,11 @@ def expect_options() -> None:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def world(live_server, localstripe_url):
+    """One small world on the session's live server, for the checks that visit every page per role."""
+    from tests.e2e.site import build_world
+
+    return build_world(live_server, localstripe_url)
