@@ -102,6 +102,17 @@ def _a_download(request) -> bool:
     return response is not None and "attachment" in (response.headers.get("content-disposition") or "")
 
 
+def to_top(page: Page, selector: str) -> None:
+    """Scroll so the element is at the top of the window (for the screenshot that follows)."""
+    page.locator(selector).evaluate("element => element.scrollIntoView({block: 'start'})")
+
+
+def chart_drawn(page: Page, canvas_id: str) -> None:
+    """Wait until Chart.js has finished animating the chart (a screenshot shows the whole bars)."""
+    page.wait_for_function("id => { const chart = window.Chart && Chart.getChart(id);"
+                           " return chart && !Chart.animator.running(chart); }", arg=canvas_id)
+
+
 def flash(page: Page, text: str) -> None:
     expect(page.get_by_role("status").filter(has_text=text)).to_be_visible()
 
@@ -277,12 +288,12 @@ def buyer_acknowledges(journey: Journey, page: Page, license_id: int, withdrawn:
     withdrawals = page.locator("#delivery")
     row = withdrawals.get_by_role("row").filter(has_text=withdrawn)
     expect(row).to_contain_text("no")
-    page.locator("#withdrawals").scroll_into_view_if_needed()
+    to_top(page, "#withdrawals")
     journey.shot(page, "withdrawal", main=True)
     page.get_by_role("button", name=re.compile("^Acknowledge: we deleted all")).click()
     expect(page.get_by_text(re.compile("Acknowledged through"))).to_be_visible()
     expect(row).to_contain_text("yes")
-    page.locator("#withdrawals").scroll_into_view_if_needed()
+    to_top(page, "#withdrawals")
     journey.shot(page, "withdrawal-acknowledged")
 
 

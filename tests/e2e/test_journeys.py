@@ -28,6 +28,8 @@ from tests.e2e.journeys import (
     platform_takes_down,
     set_payout_account,
     sign_up,
+    to_top,
+    chart_drawn,
 )
 
 pytestmark = [pytest.mark.e2e]
@@ -78,6 +80,7 @@ def test_platform_operator_journey(journey, tmp_path):
     expect(payout).to_have_count(1)
     expect(payout).to_contain_text("paid")
     expect(payout).to_contain_text(f"{usd(SPLIT.to_platform)} USD")
+    to_top(page, "#payouts-heading")
     journey.shot(page, "payout", main=True)
 
 
@@ -167,6 +170,8 @@ def test_contributor_journey(journey, tmp_path):
     line = page.get_by_role("row").filter(has_text=DATASET["title"])
     expect(line).to_have_count(1)
     expect(line).to_contain_text(usd(SHARES[0]))
+    to_top(page, "#by-month")
+    chart_drawn(page, "statement-chart")
     journey.shot(page, "statement", main=True)
 
     # A line leads to the ledger entries behind it.
@@ -185,14 +190,14 @@ def test_contributor_journey(journey, tmp_path):
     expect(page.get_by_role("row").filter(has_text="withdrawn").first).to_be_visible()
     deletions = page.get_by_role("region", name="Buyers told to delete your records")
     expect(deletions.locator("[data-acknowledged]")).to_have_attribute("data-acknowledged", "no")
-    deletions.scroll_into_view_if_needed()
+    to_top(page, "#standing")
     journey.shot(page, "withdrawn", main=True)
 
     # The buyer deletes the records and says so; the contributor sees it.
     buyer_acknowledges(journey, buyer, license_id, "post-0")
     page.reload()
     expect(deletions.locator("[data-acknowledged]")).to_have_attribute("data-acknowledged", "yes")
-    deletions.scroll_into_view_if_needed()
+    to_top(page, "#deletions")
     journey.shot(page, "acknowledged", main=True)
 
     # A payout account, then the payout arrives.
@@ -204,7 +209,7 @@ def test_contributor_journey(journey, tmp_path):
     payout = page.locator("[data-payout]")
     expect(payout).to_contain_text("paid")
     expect(payout).to_contain_text(f"{usd(SHARES[0])} USD")
-    page.get_by_role("heading", name="Payouts").scroll_into_view_if_needed()
+    to_top(page, "#payouts-heading")
     journey.shot(page, "payout", main=True)
 
 
@@ -242,5 +247,5 @@ def test_admin_journey(journey, tmp_path):
     expect(page.locator("[data-run='1']")).to_contain_text(f"{usd(left.to_platform)} USD")
     page.get_by_role("link", name="Reconcile the ledger's payouts with the processors").click()
     expect(page.locator("[data-reconciled]")).to_have_attribute("data-reconciled", "clean")
-    expect(page.get_by_text("1 payout match.")).to_be_visible()
+    expect(page.get_by_text("1 payout matches.")).to_be_visible()
     journey.shot(page, "reconciled", main=True)
