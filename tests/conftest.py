@@ -235,9 +235,14 @@ class LiveServer:
 ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
 
+#: The path of an empty database migrated by this test process's first live server.
+_MIGRATED: list = []
+
+
 def start_live_server(folder, localstripe_url: str) -> LiveServer:
     """Migrate a new SQLite database in `folder`, serve the app on a free port, and point
     localstripe's signed webhooks at it. Stop it with `stop_live_server`."""
+    import shutil
     import socket
     import subprocess
     import sys
@@ -260,7 +265,14 @@ def start_live_server(folder, localstripe_url: str) -> LiveServer:
         "DIVIDEND_RATELIMIT_STORAGE_URI": "memory://",
     }
     flask = str(Path(sys.executable).with_name("flask"))
-    subprocess.run([flask, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    database = folder / "live.sqlite3"
+    if _MIGRATED:  # a copy of the first server's freshly migrated, still empty database
+        shutil.copyfile(_MIGRATED[0], database)
+    else:
+        subprocess.run([flask, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True,
+                       cwd=ROOT)
+        _MIGRATED.append(folder / "migrated.sqlite3")
+        shutil.copyfile(database, _MIGRATED[0])
     log = open(folder / "server.log", "w")
     process = subprocess.Popen([flask, "--app", "app", "run", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)

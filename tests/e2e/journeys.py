@@ -28,6 +28,10 @@ PASSWORD = "correct horse battery"
 #: With DIVIDEND_SCREENSHOTS_MAIN=1 only the journeys' main pages are saved (`make screenshots`).
 MAIN_ONLY = os.environ.get("DIVIDEND_SCREENSHOTS_MAIN") == "1"
 ACTIVATION_MS = 20_000
+#: The browser gave up on the request itself: the page navigated on before a favicon or a poll
+#: finished, or a navigation turned into a download. A failure of ours answers >= 400 (reported
+#: with its status) or breaks the connection (ERR_EMPTY_RESPONSE, ERR_CONNECTION_REFUSED…).
+CANCELLED = "net::ERR_ABORTED"
 DATASET = {"slug": "tandem-restorations", "title": "Tandem restoration threads", "offer": "Training, worldwide"}
 
 
@@ -55,7 +59,7 @@ class Journey:
                 self.problems.append(f"console error on {page.url}: {message.text}")
 
         def failed(request):
-            if request.url.startswith(origin) and not _a_download(request):
+            if request.url.startswith(origin) and request.failure != CANCELLED:
                 self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
         def answered(response):
@@ -94,12 +98,6 @@ class Journey:
                     page.screenshot(path=str(path), full_page=True)
                     print(f"\nscreenshot of {page.url} at the failure: {path}")
             context.close()
-
-
-def _a_download(request) -> bool:
-    """Chromium reports a navigation that turned into a download as aborted; it is not a failure."""
-    response = request.response() if request.failure == "net::ERR_ABORTED" else None
-    return response is not None and "attachment" in (response.headers.get("content-disposition") or "")
 
 
 def to_top(page: Page, selector: str) -> None:
