@@ -7,7 +7,7 @@ FLASK := $(VENV)/bin/flask --app app
 INSTALLED := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test smoke install db demo worker bench vendor clean
+.PHONY: run test smoke install db demo worker bench vendor screenshots clean
 
 $(VENV)/bin/python:
 	@command -v python3.11 >/dev/null && python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -58,6 +58,16 @@ bench: install
 
 vendor:
 	bash scripts/refresh-vendor.sh
+
+## The README's pictures: run the four journeys in chromium, saving their main pages (1280x800
+## PNG viewports) into docs/screenshots/; each must stay under 300 KB.
+screenshots: install
+	@bash scripts/install-chromium.sh
+	rm -f docs/screenshots/*.png
+	DIVIDEND_SCREENSHOTS_MAIN=1 $(VENV)/bin/pytest -q -n 0 -p no:randomly tests/e2e/test_journeys.py --screenshots docs/screenshots
+	@big="$$(find docs/screenshots -name '*.png' -size +300k)"; \
+	  if [ -n "$$big" ]; then echo "over 300 KB: $$big" >&2; exit 1; fi
+	@ls -s docs/screenshots
 
 clean:
 	rm -rf $(VENV) instance *.egg-info

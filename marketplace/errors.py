@@ -7,6 +7,7 @@ error rolls the request's session back, so an error changes nothing.
 """
 from __future__ import annotations
 
+import secrets
 from http import HTTPStatus
 
 from flask import Flask, jsonify, render_template, request
@@ -141,5 +142,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         boundary.rollback()
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "Something went wrong on our side. Nothing was changed.")
+        reference = secrets.token_hex(6)
+        app.logger.exception("Unhandled error %s on %s %s", reference, request.method, request.path)
+        return error_response(500, f"Something went wrong on our side. Nothing was changed. "
+                                   f"Reference: {reference}.")

@@ -214,6 +214,10 @@ def card_token(gateway, number: str = "4242424242424242") -> str:
 class LiveServer:
     """The app served over HTTP by its own process, with its own migrated SQLite database."""
 
+    #: The session's `live_server` while it runs: a test on a server of its own points
+    #: localstripe's webhooks back at it when done (see tests/e2e/conftest.py's `fresh_server`).
+    shared: LiveServer | None = None
+
     def __init__(self, url: str, env: dict, process):
         self.url, self.env, self.process = url, env, process
 
@@ -231,20 +235,20 @@ class LiveServer:
 ROOT = str(__import__("pathlib").Path(__file__).resolve().parent.parent)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory, localstripe_url):
-    """For browser and webhook tests: a real server process, real commits, CSRF on.
+#: The path of an empty database migrated by this test process's first live server.
+_MIGRATED: list = []
 
-    A separate process rather than a thread: the app's extensions are
-    module-level singletons, bound to the in-process test app.
-    """
+
+def start_live_server(folder, localstripe_url: str) -> LiveServer:
+    """Migrate a new SQLite database in `folder`, serve the app on a free port, and point
+    localstripe's signed webhooks at it. Stop it with `stop_live_server`."""
+    import shutil
     import socket
     import subprocess
     import sys
     import time
     from pathlib import Path
 
-    folder = tmp_path_factory.mktemp("live")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -261,7 +265,14 @@ def live_server(tmp_path_factory, localstripe_url):
         "DIVIDEND_RATELIMIT_STORAGE_URI": "memory://",
     }
     flask = str(Path(sys.executable).with_name("flask"))
-    subprocess.run([flask, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    database = folder / "live.sqlite3"
+    if _MIGRATED:  # a copy of the first server's freshly migrated, still empty database
+        shutil.copyfile(_MIGRATED[0], database)
+    else:
+        subprocess.run([flask, "--app", "app", "db", "upgrade"], env=env, check=True, capture_output=True,
+                       cwd=ROOT)
+        _MIGRATED.append(folder / "migrated.sqlite3")
+        shutil.copyfile(database, _MIGRATED[0])
     log = open(folder / "server.log", "w")
     process = subprocess.Popen([flask, "--app", "app", "run", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -276,11 +287,29 @@ def live_server(tmp_path_factory, localstripe_url):
                 pytest.fail(f"the live server did not start: see {folder / 'server.log'}")
             time.sleep(0.1)
     live = LiveServer(f"http://127.0.0.1:{port}", env, process)
+    live.log = log
     register_webhook(localstripe_url, f"{live.url}/webhooks/stripe", env["DIVIDEND_STRIPE_WEBHOOK_SECRET"])
+    return live
+
+
+def stop_live_server(live: LiveServer) -> None:
+    live.process.terminate()
+    live.process.wait(timeout=10)
+    live.log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, localstripe_url):
+    """For browser and webhook tests: a real server process, real commits, CSRF on.
+
+    A separate process rather than a thread: the app's extensions are
+    module-level singletons, bound to the in-process test app.
+    """
+    live = start_live_server(tmp_path_factory.mktemp("live"), localstripe_url)
+    LiveServer.shared = live
     yield live
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    LiveServer.shared = None
+    stop_live_server(live)
 
 
 def register_webhook(localstripe_url: str, url: str, secret: str) -> None:

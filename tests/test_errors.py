@@ -104,3 +104,57 @@ def test_nul_characters_are_bad_input_not_a_500(client, platform, method, url, k
     factories.create_dataset(client, platform, slug="forum-2024")
     response = getattr(client, method)(url, headers=platform["headers"], **kwargs)
     assert response.status_code == status, response.data[:300]
+
+
+def test_a_missing_page_says_what_happened_and_where_to_go(client):
+    response = client.get("/datasets/no-such-dataset-here")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "There is nothing here" in page
+    assert "<code>/datasets/no-such-dataset-here</code>" in page  # what was asked for
+    assert 'action="/datasets"' in page and 'type="search"' in page  # a search of the catalog
+    assert 'href="/login?next=/datasets/no-such-dataset-here"' in page  # a private page: log in
+    assert 'href="/claim"' in page and 'href="/"' in page
+
+
+def test_a_missing_page_for_a_logged_in_platform_leads_to_its_datasets(client, platform):
+    client.post("/login", data={"email": platform["email"], "password": platform["password"]})
+    page = client.get("/nothing-here").get_data(as_text=True)
+    assert 'href="/platform/datasets">Your datasets' in page
+    assert "log in</a> and open it again" not in page
+
+
+def test_a_missing_api_resource_is_the_json_error_shape(client):
+    response = client.get("/api/v1/datasets/no-such-dataset-here")
+    assert_error(response, 404)
+    assert set(response.get_json()) == {"code", "status", "message"}
+
+
+@pytest.fixture
+def broken_catalog(monkeypatch):
+    """The catalog's search fails unexpectedly (a bug, a lost database connection)."""
+    def fail(*args, **kwargs):
+        raise RuntimeError("the catalog's search broke")
+
+    monkeypatch.setattr("marketplace.catalog.search.catalog_statement", fail)
+
+
+def test_an_unexpected_failure_is_a_500_page_that_helps(client, broken_catalog, caplog):
+    response = client.get("/datasets?q=bikes")
+    assert response.status_code == 500 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in page and "Nothing was changed." in page
+    assert "the catalog's search broke" not in page  # no internals shown
+    reference = page.split("Reference: ", 1)[1][:12]
+    assert len(reference) == 12 and int(reference, 16) >= 0
+    assert f"Unhandled error {reference} on GET /datasets" in caplog.text  # the log has the reference
+    assert 'href="/datasets">Browse the catalog' in page
+
+
+def test_an_unexpected_failure_in_the_api_is_the_json_error_shape(client, broken_catalog):
+    response = client.get("/api/v1/datasets")
+    assert_error(response, 500)
+    body = response.get_json()
+    assert set(body) == {"code", "status", "message"}
+    assert body["status"] == "Internal Server Error"
+    assert body["message"].startswith("Something went wrong on our side. Nothing was changed. Reference: ")

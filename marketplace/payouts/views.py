@@ -21,7 +21,9 @@ from marketplace.boundary import attempt
 from marketplace.errors import DomainError
 from marketplace.extensions import PAYOUT_ACCOUNT_CHANGES, db, limiter
 from marketplace.money import Money
-from marketplace.payouts import accounts, batch, services
+from marketplace.payments.gateway import GatewayError
+from marketplace.payments.services import gateway
+from marketplace.payouts import accounts, batch, reconcile, services
 from marketplace.payouts.api import set_account, start_run
 from marketplace.payouts.payees import payables_of, payee_of
 from marketplace.payouts.schemas import PayoutAccountArgs
@@ -126,4 +128,14 @@ def admin_results(run_id: int):
     return redirect(url_for("payouts.admin_runs"))
 
 
-
+@bp.route("/admin/payouts/reconcile")
+@login_required
+def admin_reconcile():
+    """The ledger's payouts against the processors' word, read now (nothing is written)."""
+    admin_only()
+    try:
+        result, unavailable = reconcile.reconcile(db.session, gateway()), None
+    except GatewayError as error:
+        result, unavailable = None, str(error)
+    return render_template("payouts/reconcile.html", result=result, unavailable=unavailable,
+                           currency=current_app.config["CURRENCY"]), 502 if unavailable else 200

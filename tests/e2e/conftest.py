@@ -73,3 +73,64 @@ def page(request, browser, live_server, tmp_path_factory):
         print(f"\nscreenshot of {page.url} at the failure: {path}")
     context.close()
     assert not refused, "the Content-Security-Policy refused:\n" + "\n".join(refused)
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory, localstripe_url):
+    """A live server of its own on a new, empty, migrated database (a journey starts from nothing).
+
+    localstripe sends its webhooks to one address; it is pointed at this server for the test and
+    back at the session's `live_server` (if one runs) afterwards.
+    """
+    from tests.conftest import LiveServer, register_webhook, start_live_server, stop_live_server
+
+    live = start_live_server(tmp_path_factory.mktemp("fresh"), localstripe_url)
+    yield live
+    stop_live_server(live)
+    if LiveServer.shared is not None:
+        shared = LiveServer.shared
+        register_webhook(localstripe_url, f"{shared.url}/webhooks/stripe",
+                         shared.env["DIVIDEND_STRIPE_WEBHOOK_SECRET"])
+
+
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", default=None, metavar="DIR",
+                     help="where the journeys save a screenshot of every page they pass "
+                          "(default: $DIVIDEND_SCREENSHOTS, else a tmp dir)")
+
+
+@pytest.fixture(scope="session")
+def screenshots(request, tmp_path_factory) -> Path:
+    folder = request.config.getoption("--screenshots") or os.environ.get("DIVIDEND_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("journey-screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def journey(request, browser, fresh_server, screenshots, tmp_path_factory):
+    """Browser contexts on the fresh server that watch every page for console errors, uncaught
+    exceptions, and requests to our own origin that fail or answer >= 400; the test fails if any
+    happened. `journey.shot(page, name)` saves a viewport screenshot (see journeys.Journey)."""
+    from tests.e2e.journeys import Journey
+
+    expect_options()
+    run = Journey(browser, fresh_server, screenshots)
+    yield run
+    report = getattr(request.node, "report_call", None)
+    run.close(tmp_path_factory.mktemp("failure") if report is not None and report.failed else None)
+    assert not run.problems, "the browser saw problems:\n" + "\n".join(run.problems)
+
+
+def expect_options() -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def world(live_server, localstripe_url):
+    """One small world on the session's live server, for the checks that visit every page per role."""
+    from tests.e2e.site import build_world
+
+    return build_world(live_server, localstripe_url)

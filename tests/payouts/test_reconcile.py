@@ -93,3 +93,38 @@ def test_batch_results_are_the_processor_side():
     result = reconcile.reconcile(db.session, None)
 
     assert result.clean and result.matched == 1
+
+
+def test_the_admin_page_lists_the_differences(client, connect, runner, platform):
+    _ann, bo = stripe_market(connect)
+    connect.transfers[bo.transfer_id]["amount_reversed"] = 1_000  # a partial reversal we never booked
+    db.session.commit()
+    email = f"{ledger.unique('admin')}@example.test"
+    admin_key(runner, email, "long enough password")
+    factories.login(client, {"email": email, "password": "long enough password"})
+
+    page = client.get("/admin/payouts/reconcile")
+
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-reconciled="differences"' in text and "1 difference found</strong>: 1 payout matches." in text
+    row = text.split('id="amount_mismatch-heading"', 1)[1].split("</table>", 1)[0]
+    assert f"<td>#{bo.id}</td><td><code>{bo.transfer_id}</code></td><td>19.53 USD</td><td>9.53 USD</td>" in row
+    assert 'href="/admin/payouts/reconcile"' in client.get("/admin/payouts").get_data(as_text=True)
+    client.post("/logout")
+    factories.login(client, platform)
+    assert client.get("/admin/payouts/reconcile").status_code == 403
+
+
+def test_the_admin_page_says_when_stripe_cannot_be_listed(client, connect, runner):
+    stripe_market(connect)
+    db.session.commit()
+    email = f"{ledger.unique('admin')}@example.test"
+    admin_key(runner, email, "long enough password")
+    factories.login(client, {"email": email, "password": "long enough password"})
+    connect.fail_next("/v1/transfers", "500", "500", "500")  # retries included
+
+    page = client.get("/admin/payouts/reconcile")
+
+    assert page.status_code == 502
+    assert "Stripe could not be listed, so nothing was compared." in page.get_data(as_text=True)
