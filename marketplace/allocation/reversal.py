@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation
 from marketplace.allocation.split import split
-from marketplace.allocation.sql import LINES_TOTALS, find_cutoff, share_chain
+from marketplace.allocation.sql import LINES_TOTALS, find_cutoff, share_chain, sort_memory
 from marketplace.errors import Invalid
 from marketplace.ledger import posting
 from marketplace.ledger.models import MARKETPLACE, LedgerEntry, LedgerTransaction
@@ -123,7 +123,8 @@ def _insert_line_deltas(session: Session, allocation: Allocation, transaction_id
         "new.amount - old.amount FROM new JOIN old ON old.contributor_id = new.contributor_id "
         "WHERE new.amount <> old.amount"
     )
-    session.execute(text(sql), {**params, "pool_old": old_pool, "pool_new": new_pool})
+    with sort_memory(session):
+        session.execute(text(sql), {**params, "pool_old": old_pool, "pool_new": new_pool})
 
 
 def contributor_amounts(session: Session, allocation: Allocation) -> dict[int, int]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation
 from marketplace.allocation.split import BPS, MAX_AMOUNT, MAX_TOTAL_WEIGHT, split
-from marketplace.allocation.sql import find_cutoff, share_chain
+from marketplace.allocation.sql import find_cutoff, share_chain, sort_memory
 from marketplace.catalog.models import Dataset, DatasetVersion
 from marketplace.consent.eligibility import EligibilityQuestion, bind, eligible_sql
 from marketplace.errors import Invalid
@@ -161,7 +161,8 @@ def _insert_lines(session: Session, question: EligibilityQuestion, transaction_i
         "CAST(SUM(weight) OVER () AS BIGINT) AS w_total FROM eligible),\n"
         + share_chain(session, "lines").lstrip() + "\n" + insert.format(amount="amount")
     )
-    session.execute(bind(sql), {**params, "pool_lines": pool})
+    with sort_memory(session):
+        session.execute(bind(sql), {**params, "pool_lines": pool})
     count, weight, amount = session.execute(
         select(func.count(), func.coalesce(func.sum(LedgerEntry.weight), 0),
                func.coalesce(func.sum(LedgerEntry.amount), 0))

@@ -30,6 +30,8 @@ class Consent(Base):
     __table_args__ = (
         one_of("status", ConsentStatus),
         Index("ix_consents_contributor_at", "contributor_id", "at"),
+        # Eligibility and the transparency report's fingerprint read one platform's decisions.
+        Index("ix_consents_platform_id", "platform_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
