@@ -5,16 +5,16 @@ a dataset's transparency report counts them (its cache's fingerprint): without a
 both read every platform's decisions. Built concurrently on PostgreSQL, the only step of
 this revision, like 0014.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 06:10:00.000000
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
