@@ -18,12 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def _database_id_converter():
     from werkzeug.routing import IntegerConverter
 
+    from marketplace.fields import MAX_ID
+
     class DatabaseIdConverter(IntegerConverter):
-        """`<int:…>` in every route, at most a 64-bit signed integer: a longer number in a path is a
-        404 like any unknown id, not an overflow in the database driver (a 500)."""
+        """`<int:…>` in every route, at most `fields.MAX_ID` (PostgreSQL's 32-bit `integer` keys): a
+        larger number in a path is a 404 like any unknown id, not an out-of-range error in the
+        database (a 500). A route naming a `db.BigId` row says `<int(max=MAX_BIG_ID):…>`."""
 
         def __init__(self, map, *args, **kwargs):  # noqa: A002 (werkzeug's name)
-            kwargs.setdefault("max", 2**63 - 1)
+            kwargs.setdefault("max", MAX_ID)
             super().__init__(map, *args, **kwargs)
 
     return DatabaseIdConverter
@@ -63,7 +66,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from marketplace import boundary, jobs, models  # noqa: F401  (models: the whole metadata)
+    from marketplace import body_limits, boundary, jobs, models  # noqa: F401  (models: the whole metadata)
     from marketplace.accounts import auth
     from marketplace.accounts import jobs as account_jobs  # noqa: F401  (registers its tasks)
     from marketplace.allocation import check as allocation_check
@@ -82,6 +85,7 @@ def _init_extensions(app: Flask) -> None:
     from marketplace.pii import jobs as pii_jobs  # noqa: F401  (registers its tasks)
     from marketplace.pii import services as pii
 
+    body_limits.init_app(app)  # first: the CSRF check below reads form bodies
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

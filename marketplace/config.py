@@ -94,8 +94,11 @@ def load() -> dict:
         #: behind several workers: when unset it is the Redis of DIVIDEND_JOBS if that is a
         #: redis:// URL, else memory://.
         "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", "") or _ratelimit_storage_default(),
-        #: Largest request body accepted, in bytes (record imports are the big ones).
-        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 512 * 1024 * 1024),
+        #: Largest request body accepted, in bytes, but where a file is imported (1 MiB: JSON and forms).
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        #: Largest body of an import (records and consent NDJSON, the records upload page, payout
+        #: results), in bytes; read as a stream (marketplace/body_limits.py).
+        "MAX_IMPORT_LENGTH": _int("MAX_IMPORT_LENGTH", 512 * 1024 * 1024),
         # Fixed settings below: not configurable from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -60,6 +60,13 @@ def invalid_field(field: str, message: str) -> Invalid:
     return Invalid(f"{field}: {message}", field_errors(field, [message]))
 
 
+def invalid_header(name: str, message: str) -> Invalid:
+    """A 422 naming the request header `name`: errors = {"headers": {name: [message]}}."""
+    error = Invalid(f"{name}: {message}")
+    error.errors = {"headers": {name: [message]}}
+    return error
+
+
 def flatten_errors(messages: dict, prefix: str = ""):
     """(dotted path, first message) for each leaf of a marshmallow error mapping."""
     for key, detail in messages.items():
@@ -81,9 +88,24 @@ def _wants_json() -> bool:
     )
 
 
+def _string_keys(errors):
+    """The error mapping with every key a string, as JSON has them.
+
+    Marshmallow keys a list's item errors by index (int) and adds the list's own errors under
+    "_schema": {0: [...], "_schema": [...]} can't be sorted, so it would not serialize.
+    """
+    if isinstance(errors, dict):
+        return {str(key): _string_keys(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [_string_keys(value) for value in errors]
+    return errors
+
+
 def error_response(code: int, message: str, errors: dict | None = None, headers=None,
                    extra: dict | None = None):
     status = HTTPStatus(code)
+    if errors:
+        errors = _string_keys(errors)
     if _wants_json():
         body = {**(extra or {}), "code": code, "status": status.phrase, "message": message}
         if errors:
@@ -111,6 +133,15 @@ def _malformed_body(errors) -> bool:
     return isinstance(errors, dict) and isinstance(errors.get("json"), list)
 
 
+def _forget_body() -> None:
+    """A body past the limit can't be read: the error page's own forms (the log-out button) see an
+    empty form instead of raising the 413 again."""
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    request.__dict__["form"] = ImmutableMultiDict()
+    request.__dict__["files"] = ImmutableMultiDict()
+
+
 def register(app: Flask) -> None:
     from marketplace import boundary  # the boundary's error path (it imports this module)
 
@@ -122,6 +153,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
         boundary.rollback()
+        if error.code == 413:
+            _forget_body()
         data = getattr(error, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
         message = data.get("message")

@@ -14,6 +14,12 @@ from marketplace.errors import Invalid
 
 #: Bad lines listed in one rejection; past that, the count ends in "+".
 MAX_ERRORS = 100
+#: The longest line an import reads, in bytes (newline included): a record's text of a million
+#: characters fits, even written with JSON escapes. A longer line is refused, named by its number,
+#: without being held in memory.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+#: What a stream is read by while the rest of a too-long line is skipped.
+_SKIP_CHUNK = 1 << 20
 
 
 class LineError(Exception):
@@ -38,13 +44,42 @@ class ImportRejected(Invalid):
         self.errors = {"lines": line_errors}
 
 
+def _too_long() -> LineError:
+    return LineError(None, f"The line is longer than {MAX_LINE_BYTES:,} bytes.")
+
+
+def bounded_lines(source: Iterable[bytes]) -> Iterator[bytes | None]:
+    """The lines of `source`, None for each longer than MAX_LINE_BYTES.
+
+    A stream (anything with `readline`) is read at most MAX_LINE_BYTES + 1 bytes at a time, so a
+    huge line is skipped rather than read whole; other iterables are checked line by line.
+    """
+    readline = getattr(source, "readline", None)
+    if readline is None:
+        for raw in source:
+            yield None if len(raw) > MAX_LINE_BYTES else raw
+        return
+    limit = MAX_LINE_BYTES + 1
+    while raw := readline(limit):
+        if len(raw) == limit and raw[-1:] != b"\n":
+            while (rest := readline(_SKIP_CHUNK)) and rest[-1:] != b"\n":
+                pass
+            yield None
+        else:
+            yield raw
+
+
 def ndjson_objects(lines: Iterable[bytes]) -> Iterator[tuple[int, object]]:
-    """(line number, decoded object) for each non-blank line; undecodable → a LineError object.
+    """(line number, decoded object) for each non-blank line; undecodable or longer than
+    MAX_LINE_BYTES → a LineError object.
 
     The LineError is yielded, not raised, so the caller goes on checking the lines after it.
     """
     loads = orjson.loads
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(bounded_lines(lines), start=1):
+        if raw is None:
+            yield number, _too_long()
+            continue
         if not raw or raw.isspace():
             continue
         try:

@@ -71,13 +71,13 @@ def test_every_documented_error_status_has_the_shape(app, client, platform, othe
     assert_error(client.post("/api/v1/datasets", json=factories.dataset_body(slug=slug),
                              headers=platform["headers"]), 409)
     assert_error(client.post("/api/v1/datasets", json={}, headers=platform["headers"]), 422)
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 10
+    limit = app.config["MAX_IMPORT_LENGTH"]
+    app.config["MAX_IMPORT_LENGTH"] = 10
     try:
         assert_error(client.post(f"/api/v1/datasets/{slug}/records", data=b"x" * 11, headers=platform["headers"]),
                      413)
     finally:
-        app.config["MAX_CONTENT_LENGTH"] = limit
+        app.config["MAX_IMPORT_LENGTH"] = limit
     for _ in range(20):
         client.post("/api/v1/organizations", json={}, headers=rate_limited)
     assert_error(client.post("/api/v1/organizations", json={}, headers=rate_limited), 429)

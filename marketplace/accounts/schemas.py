@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 
 
 class OwnerSchema(Schema):
@@ -36,8 +36,8 @@ class ApiKeySchema(Schema):
     id = fields.Integer()
     prefix = fields.String()
     label = fields.String()
-    created_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    last_used_at = UtcDateTime(allow_none=True)
 
 
 class ApiKeyListSchema(Schema):

@@ -7,6 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api, viewer_organization_id
+from marketplace.body_limits import large_body
 from marketplace.catalog import importer, offers, search, services, versions
 from marketplace.catalog.schemas import (
     CatalogArgs,
@@ -94,6 +95,7 @@ def update_dataset(body, slug: str):
 
 
 @blp.route("/datasets/<slug>/records", methods=["POST"])
+@large_body
 @blp.doc(security=BEARER, requestBody=NDJSON_BODY)
 @require_api(*PLATFORM)
 @blp.response(200, ImportResultSchema)

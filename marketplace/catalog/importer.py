@@ -23,6 +23,7 @@ from marketplace.catalog import hooks
 from marketplace.catalog.models import Dataset, Record
 from marketplace.catalog.record_lines import (
     MAX_EXTERNAL_ID,
+    MAX_TEXT,
     MAX_TOKENS,
     REGION_SPELLINGS,
     csv_objects,
@@ -91,7 +92,7 @@ def import_records(
     # Locals, for the loop below: it runs once a line.
     sqlite, regions, fromisoformat = writer.sqlite, REGION_SPELLINGS, datetime.fromisoformat
     nul = NUL
-    longest, batch_values = MAX_EXTERNAL_ID, BATCH_SIZE * 5
+    longest, max_text, batch_values = MAX_EXTERNAL_ID, MAX_TEXT, BATCH_SIZE * 5
     errors: list[dict] = []
     truncated = False
     values: list = []  # the batch, flat (see RecordWriter)
@@ -111,7 +112,7 @@ def import_records(
                     or type(external_id) is not str or not 0 < len(external_id) <= longest
                     or type(contributor_id) is not str or not 0 < len(contributor_id) <= longest
                     or type(region) is not str or region not in regions
-                    or type(text) is not str or not text or text.isspace()
+                    or type(text) is not str or not text or text.isspace() or len(text) > max_text
                     # PostgreSQL can't store NUL: parse_record refuses it.
                     or nul in text or nul in external_id or nul in contributor_id
                     # "2024-05-01T12:00:00Z" exactly; fromisoformat checks the digits and ranges.

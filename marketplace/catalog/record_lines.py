@@ -17,6 +17,11 @@ from marketplace.regions import ISO_3166_ALPHA2
 from marketplace.text import NO_NUL, has_nul
 
 MAX_EXTERNAL_ID = 200
+#: The longest text a record may have, in characters.
+MAX_TEXT = 1_000_000
+#: CSV fields may be as long as the longest text (Python's csv module stops at 131,072 by default);
+#: a field longer still ends the reading of a CSV file with that line named.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT + 1))
 #: The records.tokens column is 32-bit.
 MAX_TOKENS = 2**31 - 1
 CSV_COLUMNS = ("external_id", "contributor_external_id", "contributor_region", "text", "created_at")
@@ -71,6 +76,8 @@ def parse_record(obj) -> tuple[str, str, str, str, datetime, int]:
     text = obj.get("text")
     if type(text) is not str or not text.strip():
         raise LineError("text", "Missing text." if text in (None, "") else "Give non-empty text.")
+    if len(text) > MAX_TEXT:
+        raise LineError("text", f"At most {MAX_TEXT:,} characters; this one has {len(text):,}.")
     if has_nul(text):
         raise LineError("text", NO_NUL)
     created_at = obj.get("created_at")
@@ -97,7 +104,14 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
     if missing:
         yield 1, LineError(missing[0], f"The CSV header lacks the column {missing[0]!r}.")
         return
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # a field past the limit, a NUL byte: the file can't be read on
+            yield reader.reader.line_num, LineError(None, f"Unreadable CSV ({error}); nothing after it was read.")
+            return
         tokens = row.get("tokens")
         obj = {
             "external_id": row["external_id"],

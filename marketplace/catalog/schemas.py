@@ -22,13 +22,27 @@ from marketplace.catalog.models import (
     Weighting,
 )
 from marketplace.catalog.offers import PROCESSOR_MAX_CHARGE, max_charge
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 from marketplace.pagination import PageArgs
 from marketplace.regions import ISO_3166_ALPHA2
 from marketplace.text import SLUG_SHAPE
 
 LANGUAGE_SHAPE = re.compile(r"^[a-z]{2,3}$")
 TAG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9 +#.-]{0,39}$")
+
+
+# List items document their rule in the OpenAPI document (the lists' validators below check it
+# and name the first bad item).
+def Language() -> String:  # noqa: N802 (a field factory, read like a field class)
+    return String(metadata={"pattern": LANGUAGE_SHAPE.pattern})
+
+
+def Tag() -> String:  # noqa: N802
+    return String(metadata={"pattern": TAG_SHAPE.pattern})
+
+
+def Region() -> String:  # noqa: N802
+    return String(metadata={"enum": ["*", *sorted(ISO_3166_ALPHA2)]})
 
 
 class MoneySchema(Schema):
@@ -41,8 +55,8 @@ class DatasetUpdateSchema(Schema):
     summary = String(validate=validate.Length(max=500))
     description = String(validate=validate.Length(max=20000))
     content_kind = String(validate=validate.OneOf(CONTENT_KINDS))
-    languages = fields.List(String(), validate=validate.Length(min=1, max=20))
-    tags = fields.List(String(), validate=validate.Length(max=20))
+    languages = fields.List(Language(), validate=validate.Length(min=1, max=20))
+    tags = fields.List(Tag(), validate=validate.Length(max=20))
     consent_policy = String(validate=validate.OneOf(list(ConsentPolicy)))
     weighting = String(validate=validate.OneOf(list(Weighting)))
     pii_redaction = String(
@@ -84,8 +98,8 @@ class DatasetCreateSchema(DatasetUpdateSchema):
     summary = String(load_default="", validate=validate.Length(max=500))
     description = String(load_default="", validate=validate.Length(max=20000))
     content_kind = String(required=True, validate=validate.OneOf(CONTENT_KINDS))
-    languages = fields.List(String(), required=True, validate=validate.Length(min=1, max=20))
-    tags = fields.List(String(), load_default=list, validate=validate.Length(max=20))
+    languages = fields.List(Language(), required=True, validate=validate.Length(min=1, max=20))
+    tags = fields.List(Tag(), load_default=list, validate=validate.Length(max=20))
     consent_policy = String(load_default="opt_out", validate=validate.OneOf(list(ConsentPolicy)))
     weighting = String(load_default="records", validate=validate.OneOf(list(Weighting)))
     pii_redaction = String(load_default="placeholder", validate=validate.OneOf(list(PiiRedaction)))
@@ -135,7 +149,7 @@ class OfferCreateSchema(Schema):
         validate=validate.Length(min=1, max=len(SCOPES)),
     )
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=120))
-    territory = fields.List(String(), load_default=lambda: ["*"], validate=validate.Length(min=1))
+    territory = fields.List(Region(), load_default=lambda: ["*"], validate=validate.Length(min=1))
     exclusive = fields.Boolean(load_default=False)
     price = fields.Nested(PriceSchema, required=True)
     billing = String(load_default="one_time", validate=validate.OneOf(list(Billing)))
@@ -189,9 +203,9 @@ class VersionSchema(Schema):
     token_count = fields.Integer()
     contributor_count = fields.Integer()
     sha256 = fields.String()
-    first_record_at = fields.DateTime(allow_none=True)
-    last_record_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    first_record_at = UtcDateTime(allow_none=True)
+    last_record_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 class OfferSchema(Schema):
@@ -209,8 +223,8 @@ class OfferSchema(Schema):
         "_quote", allow_none=True,
         metadata={"description": "What a license costs now, on the latest version's counts."},
     )
-    retired_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    retired_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
     def _price(self, offer):
         return {"model": offer.price_model, "amount": offer.price_amount, "currency": offer.currency}
@@ -235,7 +249,7 @@ class DatasetSummarySchema(Schema):
     platform = fields.Nested(PlatformRefSchema)
     counts = fields.Method("_counts", allow_none=True)
     scopes = fields.Method("_scopes")
-    published_at = fields.DateTime(allow_none=True)
+    published_at = UtcDateTime(allow_none=True)
 
     def _counts(self, dataset):
         version = dataset.latest_version
@@ -258,8 +272,8 @@ class DatasetSchema(DatasetSummarySchema):
     pii_allow = fields.List(fields.String())
     versions = fields.List(fields.Nested(VersionSchema))
     offers = fields.List(fields.Nested(OfferSchema))
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class ImportResultSchema(Schema):

@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 
 from marketplace.accounts.auth import viewer_organization_id
 from marketplace.accounts.guards import csrf_ok, platform_organization
+from marketplace.body_limits import large_body
 from marketplace.boundary import attempt
 from marketplace.catalog import importer, offers, search, services, uploads, versions
 from marketplace.catalog.models import CONTENT_KINDS, SCOPES, PriceModel
@@ -170,6 +171,7 @@ def manage_dataset(slug: str, offer_values=None, offer_errors=None, import_error
 
 
 @bp.route("/platform/datasets/<slug>/records", methods=["POST"])
+@large_body
 @login_required
 def upload_records(slug: str):
     csrf_ok()

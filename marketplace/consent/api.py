@@ -7,6 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
+from marketplace.body_limits import large_body
 from marketplace.catalog.contributors import identity_ids
 from marketplace.consent import imports, services
 from marketplace.consent.presenters import consent_items
@@ -52,6 +53,7 @@ def decide(body):
 
 
 @blp.route("/consents/import", methods=["POST"])
+@large_body
 @blp.doc(security=BEARER, requestBody={
     "required": True,
     "content": {"application/x-ndjson": {

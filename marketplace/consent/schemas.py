@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.catalog.models import SCOPES
 from marketplace.consent.models import ALL_SCOPES, ConsentStatus
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 
 SCOPE_CHOICES = (ALL_SCOPES, *SCOPES)
 
@@ -23,7 +23,7 @@ class ConsentSchema(Schema):
     dataset = fields.String(allow_none=True)
     scope = fields.String()
     status = fields.String()
-    at = fields.DateTime()
+    at = UtcDateTime()
     source = fields.String()
 
 

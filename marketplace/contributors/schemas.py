@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 from marketplace.pagination import PageArgs
 
 CODE_EXAMPLE = "7K3M-Q9XD-2HBT-V0PN"
@@ -12,7 +12,7 @@ CODE_EXAMPLE = "7K3M-Q9XD-2HBT-V0PN"
 class ClaimCodeSchema(Schema):
     code = fields.String(metadata={"description": "Shown once; pass it on to the contributor.",
                                    "example": CODE_EXAMPLE})
-    expires_at = fields.DateTime()
+    expires_at = UtcDateTime()
     contributor = fields.String(metadata={"description": "The contributor's external id."})
 
 
@@ -59,8 +59,8 @@ class PlatformContributorSchema(Schema):
     external_id = fields.String()
     region = fields.String()
     claimed = fields.Boolean()
-    claimed_at = fields.DateTime(allow_none=True)
-    code_expires_at = fields.DateTime(allow_none=True, metadata={
+    claimed_at = UtcDateTime(allow_none=True)
+    code_expires_at = UtcDateTime(allow_none=True, metadata={
         "description": "When the contributor's open claim code expires; null without one."})
 
 
@@ -77,7 +77,7 @@ class LinkSchema(Schema):
 class IdentitySchema(Schema):
     platform = fields.String(metadata={"description": "The platform's slug."})
     external_id = fields.String()
-    claimed_at = fields.DateTime()
+    claimed_at = UtcDateTime()
 
 
 class ClaimedSchema(Schema):
@@ -96,4 +96,4 @@ class ErasureRequestSchema(Schema):
 class ErasureSchema(Schema):
     platform = fields.String()
     records_erased = fields.Integer()
-    requested_at = fields.DateTime()
+    requested_at = UtcDateTime()

@@ -12,6 +12,7 @@ from marketplace.contributors.statement_schemas import (
     StatementArgs,
 )
 from marketplace.extensions import db
+from marketplace.fields import BIG_ID
 
 blp = Blueprint("statement_api", __name__, description="Contributor statements")
 
@@ -37,7 +38,7 @@ def my_statement(args):
             "items": found.items, "total": found.total, "page": found.page, "per_page": found.per_page}
 
 
-@blp.route("/me/ledger/<int:transaction_id>", methods=["GET"])
+@blp.route(f"/me/ledger/<{BIG_ID}:transaction_id>", methods=["GET"])
 @blp.doc(security=BEARER)
 @require_api("contributor")
 @blp.response(200, LedgerTransactionOfMineSchema)

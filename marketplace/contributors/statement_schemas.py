@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 from marketplace.licensing.schemas import MoneySchema
 from marketplace.pagination import PageArgs
 
@@ -35,7 +35,7 @@ class StatementLineSchema(Schema):
     scopes = fields.List(fields.String())
     amount = fields.Nested(MoneySchema)
     kind = fields.String(metadata={"description": '"allocation" (a payment) or "reversal" (refund, dispute).'})
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class ContributorStatementSchema(Schema):
@@ -69,7 +69,7 @@ class AllocationShareSchema(Schema):
 class AllocationPostingSchema(Schema):
     transaction_id = fields.Integer()
     kind = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     refunded_total = fields.Integer(allow_none=True)
     amount = fields.Nested(MoneySchema, metadata={"description": "Your part of this posting."})
 
@@ -81,7 +81,7 @@ class AllocationFactsSchema(Schema):
     dataset_title = fields.String()
     buyer = fields.String(allow_none=True)
     scopes = fields.List(fields.String())
-    paid_at = fields.DateTime()
+    paid_at = UtcDateTime()
     gross = fields.Nested(MoneySchema)
     fee_bps = fields.Integer()
     contributor_share_bps = fields.Integer()
@@ -99,7 +99,7 @@ class AllocationFactsSchema(Schema):
 class LedgerTransactionOfMineSchema(Schema):
     transaction_id = fields.Integer()
     kind = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     idempotency_key = fields.String()
     reverses_id = fields.Integer(allow_none=True)
     refunded_total = fields.Integer(allow_none=True, metadata={

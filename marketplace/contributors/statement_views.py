@@ -22,6 +22,7 @@ from marketplace.contributors import ledger_entries, statements
 from marketplace.contributors.statement_api import filters_from
 from marketplace.contributors.statement_schemas import StatementArgs, StatementFilterArgs
 from marketplace.extensions import db
+from marketplace.fields import BIG_ID, utc_text
 from marketplace.payouts.views import payee_overview
 from marketplace.text import spreadsheet_safe
 
@@ -77,8 +78,9 @@ def _csv_rows(lines):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for n, line in enumerate(lines, 1):
-        # The dataset is its slug (letters, digits, hyphens); the buyer names itself.
-        writer.writerow((line.created_at.isoformat(), line.kind, line.dataset, spreadsheet_safe(line.buyer),
+        # The date is written as the API writes it (UTC with a Z); the dataset is its slug
+        # (letters, digits, hyphens); the buyer names itself.
+        writer.writerow((utc_text(line.created_at), line.kind, line.dataset, spreadsheet_safe(line.buyer),
                          ";".join(line.scopes), line.amount.amount, line.amount.currency,
                          "" if line.license_id is None else line.license_id, line.transaction_id))
         if n % 500 == 0:
@@ -88,7 +90,7 @@ def _csv_rows(lines):
     yield buffer.getvalue()
 
 
-@bp.route("/me/ledger/<int:transaction_id>")
+@bp.route(f"/me/ledger/<{BIG_ID}:transaction_id>")
 @login_required
 def ledger_entry(transaction_id: int):
     # No role check: an account with no entry in the transaction (any buyer, platform or other

@@ -44,6 +44,7 @@ def signed_urls(license_id: int, issued: services.IssuedDownload) -> dict:
 @blp.arguments(DownloadCreateSchema)
 @blp.response(201, DownloadSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(409, description="The license is not active.")
 @blp.alt_response(422, description="version or since_version not covered by the license.")
@@ -65,6 +66,7 @@ def create_download(body, license_id: int):
 @blp.arguments(DownloadLogArgs, location="query")
 @blp.response(200, DownloadLogSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(422, description="Bad page or per_page.")
 def list_downloads(args, license_id: int):
@@ -125,6 +127,7 @@ def export_manifest(license_id: int, token: str):
 @blp.arguments(WithdrawalArgs, location="query")
 @blp.response(200, WithdrawalPageSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(422, description="Bad since, page or per_page.")
 def list_withdrawals(args, license_id: int):
@@ -143,6 +146,7 @@ def list_withdrawals(args, license_id: int):
 @blp.arguments(AckCreateSchema)
 @blp.response(200, AckSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(409, description="Earlier than the license's receipt: it never moves backwards.")
 @blp.alt_response(422, description="through missing, malformed or in the future.")

@@ -5,6 +5,7 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, post_load, validate
 
+from marketplace.fields import UtcDateTime
 from marketplace.pagination import PageArgs
 
 VERSION_NUMBER = validate.Regexp(r"^\d{1,9}\.\d{1,9}\.\d{1,9}$", error="Must be a version number like 1.2.0.")
@@ -20,7 +21,7 @@ class DownloadCreateSchema(Schema):
 class DownloadSchema(Schema):
     url = fields.String(metadata={"description": "The export (JSONL); signed, expires at expires_at."})
     manifest_url = fields.String(metadata={"description": "Its manifest; signed, expires at expires_at."})
-    expires_at = fields.DateTime()
+    expires_at = UtcDateTime()
     version = fields.String()
     since_version = fields.String(allow_none=True)
 
@@ -43,12 +44,12 @@ class ManifestSchema(Schema):
     sha256 = fields.String(metadata={"description": "Hex SHA-256 of the uncompressed body."})
     left_out = fields.Nested(LeftOutSchema, metadata={
         "description": "Records of the version left out of this export, by why."})
-    generated_at = fields.DateTime()
+    generated_at = UtcDateTime()
 
 
 class LoggedDownloadSchema(Schema):
     id = fields.Integer()
-    at = fields.DateTime()
+    at = UtcDateTime()
     user = fields.String(allow_none=True)
     version = fields.String()
     since_version = fields.String(allow_none=True)
@@ -75,7 +76,7 @@ def naive_utc(value):
 
 
 class WithdrawalArgs(PageArgs):
-    since = fields.DateTime(metadata={"description": "Only withdrawals after this time (ISO 8601)."})
+    since = UtcDateTime(metadata={"description": "Only withdrawals after this time (ISO 8601)."})
 
     @post_load
     def _utc(self, data, **_):
@@ -86,7 +87,7 @@ class WithdrawalArgs(PageArgs):
 
 class WithdrawalSchema(Schema):
     external_id = fields.String()
-    withdrawn_at = fields.DateTime()
+    withdrawn_at = UtcDateTime()
     reason = fields.String(metadata={"enum": ["consent_withdrawn", "erased", "taken_down"]})
 
 
@@ -95,11 +96,11 @@ class WithdrawalPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
-    acknowledged_through = fields.DateTime(allow_none=True)
+    acknowledged_through = UtcDateTime(allow_none=True)
 
 
 class AckCreateSchema(Schema):
-    through = fields.DateTime(required=True, metadata={
+    through = UtcDateTime(required=True, metadata={
         "description": "Every withdrawal up to this time is deleted (ISO 8601; UTC when no offset)."})
 
     @post_load
@@ -109,4 +110,4 @@ class AckCreateSchema(Schema):
 
 
 class AckSchema(Schema):
-    acknowledged_through = fields.DateTime()
+    acknowledged_through = UtcDateTime()

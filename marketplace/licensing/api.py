@@ -5,6 +5,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
+from marketplace.errors import invalid_header
 from marketplace.extensions import db
 from marketplace.licensing import services
 from marketplace.licensing.presenters import license_view
@@ -20,10 +21,21 @@ from marketplace.payments import services as payments
 
 blp = Blueprint("licensing_api", __name__, description="Licenses, payment and refunds")
 
+MAX_IDEMPOTENCY_KEY = 200
 IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 200},
-    "description": "Same key and body → the same license (no second PaymentIntent).",
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
+    "description": "Same key and body → the same license (no second PaymentIntent). At most "
+                   f"{MAX_IDEMPOTENCY_KEY} characters (a longer one is a 422); blank is no key.",
 }
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key, stripped; None when blank. :raise Invalid: too long."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise invalid_header("Idempotency-Key", f"At most {MAX_IDEMPOTENCY_KEY} characters; this one has {len(key)}.")
+    return key or None
 
 
 @blp.route("/licenses", methods=["POST"])
@@ -39,11 +51,12 @@ IDEMPOTENCY_HEADER = {
                                    "reservation of this exclusive offer ended unpaid recently (`available_at` "
                                    "says from when it may reserve it again); the price on the latest version is "
                                    "above what the card processor takes in one payment.")
+@blp.alt_response(422, description="A bad body (offer_id), or an Idempotency-Key over 200 characters (named).")
 @blp.alt_response(502, description="The payment processor is unavailable; nothing was created.")
 def create_license(body):
     """Accept an offer's terms: a pending license and an unconfirmed PaymentIntent."""
     principal = api_principal()
-    key = (request.headers.get("Idempotency-Key") or "").strip()[:200] or None
+    key = idempotency_key()
     license = services.buy(db.session, buyer=principal.organization, user=principal.user,
                            offer_id=body["offer_id"], idempotency_key=key)
     return license_view(db.session, license)
@@ -55,6 +68,7 @@ def create_license(body):
 @blp.arguments(LicenseListArgs, location="query")
 @blp.response(200, page_schema(LicenseSchema, "LicensePage"))
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 def list_licenses(args):
     """The buyer's licenses, newest first."""
     statement = services.buyer_licenses_statement(api_principal().organization.id)
@@ -68,6 +82,7 @@ def list_licenses(args):
 @require_api("buyer")
 @blp.response(200, LicenseSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 def get_license(license_id: int):
     """One license: terms, period, versions, status and how its payment was split."""
@@ -80,6 +95,7 @@ def get_license(license_id: int):
 @require_api("buyer")
 @blp.response(201, LicenseSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(409, description="Not an annual license that is active or expired, or a renewal is open.")
 def renew_license(license_id: int):
@@ -94,6 +110,7 @@ def renew_license(license_id: int):
 @require_api("buyer")
 @blp.response(200, LicenseSchema)
 @blp.alt_response(401, description="No or bad API key.")
+@blp.alt_response(403, description="Buyers only.")
 @blp.alt_response(404, description="Unknown, or another buyer's license.")
 @blp.alt_response(409, description="Not waiting for its payment (paid, being confirmed, or canceled).")
 def cancel_license(license_id: int):

@@ -1,10 +1,11 @@
 from marshmallow import Schema, fields, validate
 
+from marketplace.fields import DatabaseId, UtcDateTime
 from marketplace.pagination import PageArgs
 
 
 class LicenseCreateSchema(Schema):
-    offer_id = fields.Integer(required=True, strict=True)
+    offer_id = DatabaseId(required=True)
 
 
 class MoneySchema(Schema):
@@ -43,10 +44,10 @@ class LicenseSchema(Schema):
     buyer = fields.String()
     terms = fields.Dict()
     terms_sha256 = fields.String()
-    accepted_at = fields.DateTime()
-    period_start = fields.DateTime(allow_none=True)
-    period_end = fields.DateTime(allow_none=True)
-    pay_by = fields.DateTime()
+    accepted_at = UtcDateTime()
+    period_start = UtcDateTime(allow_none=True)
+    period_end = UtcDateTime(allow_none=True)
+    pay_by = UtcDateTime()
     versions = fields.List(fields.String())
     price = fields.Nested(MoneySchema)
     payment = fields.Nested(PaymentRefSchema, allow_none=True)

@@ -30,7 +30,8 @@ class WebhookAnswerSchema(Schema):
     requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
 )
 @blp.response(200, WebhookAnswerSchema)
-@blp.alt_response(400, description="Bad or stale signature, or not an event: nothing is written.")
+@blp.alt_response(400, description="Bad or stale signature, not an event, or a field of the event that is not "
+                                   "what the processor sends (named in errors): nothing is written.")
 def stripe_webhook():
     """Record the event once and apply it; the payment's allocation runs as a job after the commit."""
     try:
@@ -38,6 +39,7 @@ def stripe_webhook():
                              current_app.config["STRIPE_WEBHOOK_SECRET"])
     except SignatureError as error:
         raise BadSignature(str(error)) from error
+    webhooks.checked(event)
     if not webhooks.handled(event["type"]):
         return {"received": True, "duplicate": False}
     if not webhooks.record(db.session, event):

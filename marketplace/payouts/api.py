@@ -5,9 +5,11 @@ from flask import Response, current_app, request, stream_with_context
 from flask_smorest import Blueprint
 
 from marketplace.accounts.auth import BEARER, api_principal, require_api
+from marketplace.body_limits import large_body
 from marketplace.boundary import after_commit
 from marketplace.errors import Invalid
 from marketplace.extensions import PAYOUT_ACCOUNT_CHANGES, db, limiter
+from marketplace.fields import BIG_ID
 from marketplace.pagination import PageArgs
 from marketplace.payments.services import gateway, processor_call
 from marketplace.payouts import accounts, batch, reconcile, services
@@ -106,7 +108,7 @@ def create_run():
     return start_run(f"api:{api_principal().user.id}")
 
 
-@blp.route("/admin/payout-runs/<int:run_id>/batch.csv", methods=["GET"])
+@blp.route(f"/admin/payout-runs/<{BIG_ID}:run_id>/batch.csv", methods=["GET"])
 @blp.doc(security=BEARER, responses={"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 @require_api("admin")
 @blp.alt_response(401, description="No or bad API key.")
@@ -133,7 +135,8 @@ def results_text() -> str:
         raise Invalid("The results must be UTF-8 text.", {"body": ["Not UTF-8."]}) from None
 
 
-@blp.route("/admin/payout-runs/<int:run_id>/results", methods=["POST"])
+@blp.route(f"/admin/payout-runs/<{BIG_ID}:run_id>/results", methods=["POST"])
+@large_body
 @blp.doc(security=BEARER, requestBody={"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "description": "payout_id,status[,reason] lines; status paid or failed."}}}})
 @require_api("admin")

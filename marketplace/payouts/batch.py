@@ -76,11 +76,28 @@ class ResultLine:
     reason: str | None
 
 
+def _rows(reader) -> Iterator[list[str] | None]:
+    """The reader's rows, then None if a row can't be read (the reading stops there)."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield None
+            return
+
+
 def parse_results(text: str) -> list[ResultLine]:
     """Read `payout_id,status[,reason]` lines. :raise Invalid: a bad line (named: "line N")."""
     parsed: list[ResultLine] = []
     seen: dict[int, ResultLine] = {}
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text))
+    for number, row in enumerate(_rows(reader), start=1):
+        if row is None:
+            name = f"line {reader.line_num}"
+            raise Invalid(f"{name}: not readable as CSV (a field too long, or a quote left open).",
+                          {name: ["Not readable as CSV."]})
         if not row or all(not cell.strip() for cell in row):
             continue
         if number == 1 and row[0].strip().lower() == "payout_id":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from marketplace.fields import String
+from marketplace.fields import String, UtcDateTime
 from marketplace.licensing.schemas import MoneySchema
 from marketplace.pagination import page_schema
 
@@ -33,8 +33,8 @@ class PayoutSchema(Schema):
     amount = fields.Nested(MoneySchema)
     status = fields.String(metadata={"description": '"in_transit", "paid" or "failed".'})
     failure_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    settled_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    settled_at = UtcDateTime(allow_none=True)
 
 
 PayoutPageSchema = page_schema(PayoutSchema, "PayoutPage")

@@ -20,6 +20,7 @@ from marketplace.accounts.guards import admin_only, csrf_ok
 from marketplace.boundary import attempt
 from marketplace.errors import DomainError
 from marketplace.extensions import PAYOUT_ACCOUNT_CHANGES, db, limiter
+from marketplace.fields import BIG_ID
 from marketplace.money import Money
 from marketplace.payments.gateway import GatewayError
 from marketplace.payments.services import gateway
@@ -88,7 +89,7 @@ def admin_start_run():
     return redirect(url_for("payouts.admin_runs"))
 
 
-@bp.route("/admin/payouts/runs/<int:run_id>/batch.csv")
+@bp.route(f"/admin/payouts/runs/<{BIG_ID}:run_id>/batch.csv")
 @login_required
 def admin_batch_file(run_id: int):
     admin_only()
@@ -103,7 +104,7 @@ def admin_batch_file(run_id: int):
                     headers={"Content-Disposition": f'attachment; filename="payout-run-{run_id}.csv"'})
 
 
-@bp.route("/admin/payouts/runs/<int:run_id>/results", methods=["POST"])
+@bp.route(f"/admin/payouts/runs/<{BIG_ID}:run_id>/results", methods=["POST"])
 @login_required
 def admin_results(run_id: int):
     admin_only()

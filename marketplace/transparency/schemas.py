@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from marketplace.fields import UtcDateTime
 from marketplace.licensing.schemas import MoneySchema
 
 
@@ -85,7 +86,7 @@ class RecentSaleSchema(Schema):
     scopes = fields.List(fields.String())
     paid = fields.Nested(MoneySchema)
     refunded = fields.Nested(MoneySchema)
-    paid_at = fields.DateTime()
+    paid_at = UtcDateTime()
 
 
 class PlatformReportSchema(Schema):

@@ -197,17 +197,17 @@ def test_an_empty_body_is_a_422(client, platform, slug, body):
 
 
 def test_a_body_over_the_size_limit_is_a_413_and_writes_nothing(app, client, platform, slug):
-    limit = app.config["MAX_CONTENT_LENGTH"]
+    limit = app.config["MAX_IMPORT_LENGTH"]
     body = factories.ndjson([factories.record(i) for i in range(50)])
-    app.config["MAX_CONTENT_LENGTH"] = len(body) - 1
+    app.config["MAX_IMPORT_LENGTH"] = len(body) - 1
     try:
         assert_error(post(client, platform, slug, body), 413)
         assert record_count(slug) == 0
         # At the limit exactly, it goes in.
-        app.config["MAX_CONTENT_LENGTH"] = len(body)
+        app.config["MAX_IMPORT_LENGTH"] = len(body)
         assert post(client, platform, slug, body).get_json() == {"created": 50, "updated": 0}
     finally:
-        app.config["MAX_CONTENT_LENGTH"] = limit
+        app.config["MAX_IMPORT_LENGTH"] = limit
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])

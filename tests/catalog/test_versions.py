@@ -1,7 +1,7 @@
 """Versions: semver by what changed, exact counts and weights, a stable sha256; take-downs."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -47,8 +47,8 @@ def test_the_first_version_freezes_exact_counts_weights_and_hash(client, platfor
         "token_count": 3 + 2 + 1 + 100 + 3 + 3,
         "contributor_count": 4,
         "sha256": canonical_sha256(LINES),
-        "first_record_at": "2023-12-31T23:59:59.500000",
-        "last_record_at": "2024-06-30T12:00:00",
+        "first_record_at": "2023-12-31T23:59:59.500000Z",
+        "last_record_at": "2024-06-30T12:00:00.000000Z",
     }
     assert version_weights(slug, "1.0.0") == {"ann": (2, 5), "bo": (2, 4), "cy": (1, 100), "dee": (1, 3)}
     listed = client.get(f"/api/v1/datasets/{slug}", headers=platform["headers"]).get_json()
@@ -149,7 +149,7 @@ def test_a_taken_down_record_leaves_the_next_version(client, platform, slug):
     assert (second["number"], second["record_count"], second["token_count"], second["contributor_count"]) == \
         ("2.0.0", 5, 12, 3)
     assert second["sha256"] == canonical_sha256(remaining) != first["sha256"]
-    assert second["last_record_at"] == "2024-04-04T04:04:04"
+    assert second["last_record_at"] == "2024-04-04T04:04:04.000000Z"
     assert version_weights(slug, "2.0.0") == {"ann": (2, 5), "bo": (2, 4), "dee": (1, 3)}
     # The first version keeps what it froze.
     assert version_weights(slug, "1.0.0")["cy"] == (1, 100)
@@ -194,4 +194,5 @@ def test_another_platform_cannot_take_my_record_down(client, platform, other_pla
 def test_version_times_are_utc(client, platform, slug):
     factories.import_records(client, platform, slug, [line("x", "ann", "w", "2024-01-01T00:30:00+05:00")])
     version = freeze(client, platform, slug)
-    assert datetime.fromisoformat(version["first_record_at"]) == datetime(2023, 12, 31, 19, 30)
+    assert version["first_record_at"] == "2023-12-31T19:30:00.000000Z"
+    assert datetime.fromisoformat(version["first_record_at"]) == datetime(2023, 12, 31, 19, 30, tzinfo=UTC)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -46,8 +46,9 @@ def test_a_claim_makes_an_account_holding_what_was_earned_before(client, app, pl
     assert issued.status_code == 201, issued.get_json()
     body = issued.get_json()
     assert CODE_SHAPE.match(body["code"]) and body["contributor"] == "ana"
+    assert body["expires_at"].endswith("Z")  # API times are UTC with a Z
     expires = datetime.fromisoformat(body["expires_at"])
-    assert abs(expires - (utcnow() + timedelta(days=30))) < timedelta(minutes=1)
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
 
     response = claim(client, body["code"], email="Ana@Example.test")
     assert response.status_code == 201, response.get_json()
