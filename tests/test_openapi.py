@@ -42,7 +42,7 @@ def built(app) -> dict[str, set[str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/api/", "/webhooks/")) or rule.rule in NOT_ENDPOINTS:
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule.rule)
         routes.setdefault(path, set()).update(m.lower() for m in rule.methods if m.lower() in METHODS)
     return routes
 
