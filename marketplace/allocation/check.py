@@ -44,6 +44,7 @@ def check_allocations(session: Session, result: CheckResult) -> None:
     _allocations_add_up(session, result)
     _lines_recompute(session, result)
     _reversals_follow_rule(session, result)
+    _paid_counts_recount(session, result)
 
 
 def register() -> None:
@@ -68,6 +69,45 @@ def _allocations_add_up(session, result) -> None:
         if fee + to_platform + pool != gross or expected != posted:
             result.add("allocation adds up", {"allocation_id": allocation_id,
                                               "expected": expected, "posted": posted})
+
+
+def _paid_counts_recount(session, result) -> None:
+    """Each allocation's latest stored count of contributors paid is the number of contributors
+    whose lines and reversals net to a non-zero share (one pass over the allocations' lines)."""
+    rows = session.execute(text(_PAID_COUNTS)).all()
+    for allocation_id, stored, counted in rows:
+        result.add("contributors paid as counted", {"allocation_id": allocation_id,
+                                                    "stored": stored, "counted": int(counted)})
+
+
+# Only the allocations whose stored count differs (or is missing) come back.
+_PAID_COUNTS = """
+WITH postings AS (
+  SELECT id AS allocation_id, transaction_id FROM allocations
+  UNION ALL
+  SELECT allocation_id, id FROM ledger_transactions WHERE allocation_id IS NOT NULL
+),
+latest AS (
+  SELECT c.allocation_id, c.contributors_paid FROM allocation_paid_counts c
+  WHERE c.transaction_id = (SELECT MAX(transaction_id) FROM allocation_paid_counts l
+                            WHERE l.allocation_id = c.allocation_id)
+),
+shares AS (
+  SELECT p.allocation_id, e.owner_id, SUM(e.amount) AS amount
+  FROM postings p JOIN ledger_entries e ON e.transaction_id = p.transaction_id
+  WHERE e.account = 'contributor_payable'
+  GROUP BY p.allocation_id, e.owner_id
+),
+counted AS (
+  SELECT allocation_id, SUM(CASE WHEN amount <> 0 THEN 1 ELSE 0 END) AS n FROM shares GROUP BY allocation_id
+)
+SELECT a.id, latest.contributors_paid, COALESCE(counted.n, 0)
+FROM allocations a
+LEFT JOIN latest ON latest.allocation_id = a.id
+LEFT JOIN counted ON counted.allocation_id = a.id
+WHERE latest.contributors_paid IS NULL OR latest.contributors_paid <> COALESCE(counted.n, 0)
+ORDER BY a.id
+"""
 
 
 # ---- lines as posted ---------------------------------------------------------------------------

@@ -62,3 +62,17 @@ class Allocation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     transaction: Mapped[LedgerTransaction] = relationship(foreign_keys=[transaction_id])
+
+
+class AllocationPaidCount(Base):
+    """How many contributors hold a non-zero share of an allocation after one of its postings (the
+    allocation itself, or a reversal that moved shares): a license's split reports it, and counting
+    a million lines on every view of the license took most of a second. Written once with the
+    posting it counts; the latest row by transaction is current. Append-only; `ledger check`
+    recounts it from the lines."""
+
+    __tablename__ = "allocation_paid_counts"
+
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), index=True)
+    contributors_paid: Mapped[int] = mapped_column(Integer)

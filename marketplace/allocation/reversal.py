@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from marketplace.allocation.models import Allocation
+from marketplace.allocation.models import Allocation, AllocationPaidCount
 from marketplace.allocation.split import split
 from marketplace.allocation.sql import LINES_TOTALS, find_cutoff, share_chain, sort_memory
 from marketplace.errors import Invalid
@@ -62,6 +62,9 @@ def reverse_to(session: Session, allocation: Allocation, refunded_total: int, *,
     transaction = opened.transaction
     if refunded_total != previous:
         _post_differences(session, allocation, transaction.id, previous, refunded_total)
+        session.add(AllocationPaidCount(
+            transaction_id=transaction.id, allocation_id=allocation.id,
+            contributors_paid=count_contributors_paid(session, [allocation.id])))
     posting.seal(session, transaction.id)
     return transaction
 
@@ -125,6 +128,21 @@ def _insert_line_deltas(session: Session, allocation: Allocation, transaction_id
     )
     with sort_memory(session):
         session.execute(text(sql), {**params, "pool_old": old_pool, "pool_new": new_pool})
+
+
+def count_contributors_paid(session: Session, allocation_ids: list[int]) -> int:
+    """How many contributors hold a non-zero net share of the allocations together (their lines
+    plus reversals, one contributor counted once), from the ledger."""
+    transactions = (
+        "SELECT t.id FROM ledger_transactions t LEFT JOIN allocations a ON a.transaction_id = t.id "
+        "WHERE a.id IN :ids OR t.allocation_id IN :ids"
+    )
+    return int(session.execute(
+        text(f"SELECT COUNT(*) FROM (SELECT owner_id FROM ledger_entries WHERE transaction_id IN ({transactions}) "
+             "AND account = 'contributor_payable' GROUP BY owner_id HAVING SUM(amount) <> 0) paid")
+        .bindparams(bindparam("ids", expanding=True)),
+        {"ids": allocation_ids},
+    ).scalar_one())
 
 
 def contributor_amounts(session: Session, allocation: Allocation) -> dict[int, int]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from marketplace.allocation.models import Allocation
+from marketplace.allocation.models import Allocation, AllocationPaidCount
 from marketplace.allocation.split import BPS, MAX_AMOUNT, MAX_TOTAL_WEIGHT, split
 from marketplace.allocation.sql import find_cutoff, share_chain, sort_memory
 from marketplace.catalog.models import Dataset, DatasetVersion
@@ -89,8 +89,8 @@ def allocate_payment(
         version_ids=tuple(sorted(facts.version_ids)), scopes=tuple(sorted(set(facts.scopes))),
         at=facts.paid_at, opt_in_regions=opt_in_regions,
     )
-    eligible_count, total_weight, allocated = _insert_lines(session, question, transaction.id,
-                                                           facts.currency, shares.pool)
+    eligible_count, total_weight, allocated, paid = _insert_lines(session, question, transaction.id,
+                                                                 facts.currency, shares.pool)
     unallocated = shares.pool - allocated
     posting.add_entries(session, transaction.id, facts.currency, [
         ("payment_clearing", MARKETPLACE, -facts.gross),
@@ -109,6 +109,9 @@ def allocate_payment(
         paid_at=facts.paid_at,
     )
     session.add(allocation)
+    session.flush()
+    session.add(AllocationPaidCount(transaction_id=transaction.id, allocation_id=allocation.id,
+                                    contributors_paid=paid))
     session.flush()
     return allocation
 
@@ -130,8 +133,9 @@ ELIGIBLE_LINES = "allocation_eligible_lines"
 
 
 def _insert_lines(session: Session, question: EligibilityQuestion, transaction_id: int,
-                  currency: str, pool: int) -> tuple[int, int, int]:
-    """One entry per eligible contributor; returns (count, total weight, sum of amounts)."""
+                  currency: str, pool: int) -> tuple[int, int, int, int]:
+    """One entry per eligible contributor; returns (count, total weight, sum of amounts, how many
+    amounts are not zero)."""
     prefix, params = eligible_sql(question)
     params.update(transaction_id=transaction_id, currency=currency)
     insert = (
@@ -153,9 +157,11 @@ def _insert_lines(session: Session, question: EligibilityQuestion, transaction_i
             session.execute(text(lines + "\n" + insert.format(amount=cut.amount_sql())),
                             {**line_params, **cut.params()})
         session.execute(text(f"DROP TABLE temp.{ELIGIBLE_LINES}"))
+        if cut is None:
+            return 0, 0, 0, 0
         # The cut-off's own totals: by construction the lines share out the whole pool. (The seal
         # still sums every entry: lines that did not would leave the transaction unbalanced.)
-        return (cut.n_total, cut.w_total, pool) if cut is not None else (0, 0, 0)
+        return cut.n_total, cut.w_total, pool, _paid_lines(session, transaction_id)
     sql = (
         prefix + ",\ntotals AS (SELECT contributor_id, weight, tiebreak, "
         "CAST(SUM(weight) OVER () AS BIGINT) AS w_total FROM eligible),\n"
@@ -163,9 +169,19 @@ def _insert_lines(session: Session, question: EligibilityQuestion, transaction_i
     )
     with sort_memory(session):
         session.execute(bind(sql), {**params, "pool_lines": pool})
-    count, weight, amount = session.execute(
+    count, weight, amount, paid = session.execute(
         select(func.count(), func.coalesce(func.sum(LedgerEntry.weight), 0),
-               func.coalesce(func.sum(LedgerEntry.amount), 0))
+               func.coalesce(func.sum(LedgerEntry.amount), 0),
+               func.count().filter(LedgerEntry.amount != 0))
         .where(LedgerEntry.transaction_id == transaction_id, LedgerEntry.weight.is_not(None))
     ).one()
-    return int(count), int(weight), int(amount)
+    return int(count), int(weight), int(amount), int(paid)
+
+
+def _paid_lines(session: Session, transaction_id: int) -> int:
+    """How many of the allocation's lines have an amount (a pool smaller than the number of
+    contributors leaves some at zero)."""
+    return int(session.execute(
+        text("SELECT COUNT(*) FROM ledger_entries WHERE transaction_id = :transaction_id "
+             "AND account = 'contributor_payable' AND amount <> 0"),
+        {"transaction_id": transaction_id}).scalar_one())

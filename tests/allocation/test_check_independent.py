@@ -174,6 +174,8 @@ def test_an_allocation_posted_with_a_cent_moved_between_two_lines_is_reported(ap
         {"key": key, "forged": forged, "original": original.id})
     forged_id = db.session.execute(text("SELECT id FROM allocations WHERE payment_key = :key"),
                                    {"key": key}).scalar_one()
+    db.session.execute(text("INSERT INTO allocation_paid_counts (transaction_id, allocation_id, contributors_paid) "
+                            "VALUES (:forged, :allocation, 4)"), {"forged": forged, "allocation": forged_id})
     assert amounts(original) == {"Zed": 125, "amy": 125, "bob": 125, "cy": 625}  # 1000 · (1, 1, 1, 5) / 8
     assert violations() == {"allocation recomputes from its lines": [
         {"allocation_id": forged_id, "lines_differing": 2}]}
@@ -229,5 +231,9 @@ def test_a_reversal_crediting_a_contributor_without_a_line_is_reported(app, comp
     posting.post_transaction(db.session, key=helpers.unique("bad-credit"), kind="reversal", currency="usd",
                              allocation_id=allocation.id, refunded_total=0, reverses_id=allocation.transaction_id,
                              entries=[("contributor_payable", amy, -1), ("contributor_payable", outsider, 1)])
-    assert violations() == {"reversals follow the rule": [
-        {"allocation_id": allocation.id, "refunded_total": 0, "contributors_differing": 2}]}
+    assert violations() == {
+        "reversals follow the rule": [
+            {"allocation_id": allocation.id, "refunded_total": 0, "contributors_differing": 2}],
+        # The forged credit also pays a third contributor the stored count never knew of.
+        "contributors paid as counted": [{"allocation_id": allocation.id, "stored": 2, "counted": 3}],
+    }

@@ -49,6 +49,8 @@ def refused(statement: str, params: dict | None = None):
     "UPDATE allocations SET gross = gross",
     "UPDATE allocations SET eligible_count = 0",
     "DELETE FROM allocations",
+    "UPDATE allocation_paid_counts SET contributors_paid = contributors_paid + 1",
+    "DELETE FROM allocation_paid_counts",
     "UPDATE consents SET status = 'granted'",
     "DELETE FROM consents",
 ])
@@ -62,8 +64,11 @@ def test_the_database_refuses_to_change_history(history, statement):
 
 
 @postgresql_only
-@pytest.mark.parametrize("tables", ["ledger_entries", "ledger_seals", "allocations", "consents",
-                                    "ledger_transactions, ledger_entries, ledger_seals, allocations"])
+@pytest.mark.parametrize("tables", ["ledger_entries", "ledger_seals", "allocation_paid_counts", "consents",
+                                    # (a table another references truncates only with it)
+                                    "allocations, allocation_paid_counts",
+                                    "ledger_transactions, ledger_entries, ledger_seals, allocations, "
+                                    "allocation_paid_counts"])
 def test_postgresql_refuses_truncate(app, tables):
     # (No history written first: PostgreSQL won't truncate a table with pending deferred-trigger
     # events anyway, which would hide whether our own trigger refused.)

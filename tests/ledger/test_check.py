@@ -207,7 +207,7 @@ def test_the_check_recomputes_allocation_lines_from_their_weights(app):
     opened = posting.open_transaction(db.session, key=helpers.unique("payment:forged"), payload={},
                                       kind="allocation")
     posting.add_entries(db.session, opened.transaction.id, "usd", [("payment_clearing", MARKETPLACE, -100)])
-    from marketplace.allocation.models import Allocation
+    from marketplace.allocation.models import Allocation, AllocationPaidCount
     from marketplace.ledger.models import LedgerEntry
 
     db.session.add_all([
@@ -226,8 +226,40 @@ def test_the_check_recomputes_allocation_lines_from_their_weights(app):
         paid_at=helpers.PAID_AT)
     db.session.add(forged)
     db.session.flush()
+    db.session.add(AllocationPaidCount(transaction_id=opened.transaction.id, allocation_id=forged.id,
+                                       contributors_paid=2))
+    db.session.flush()
     found = violations()
     assert found["allocation recomputes from its lines"] == [{"allocation_id": forged.id, "lines_differing": 2}]
     assert found["allocation adds up"] == [{"allocation_id": forged.id, "expected": (5, 0, 95, 0, -100),
                                             "posted": (0, 0, 100, 0, -100)}]
     assert set(found) == {"allocation recomputes from its lines", "allocation adds up"}
+
+
+def test_the_check_recounts_the_contributors_paid(app):
+    """The count a license's split reports is stored with each posting; a wrong or missing one is
+    found from the lines (here: two contributors paid, after a refund of half)."""
+    from marketplace.allocation.models import AllocationPaidCount
+    from marketplace.allocation.reversal import reverse_to
+
+    made = helpers.dataset(helpers.platform(), [("ann", "US", 1), ("bob", "US", 3)])
+    allocation = helpers.pay(made, 10_000)
+    reversal = reverse_to(db.session, allocation, 5_000, key=helpers.unique("refund"))
+    stored = db.session.scalars(select(AllocationPaidCount.contributors_paid)
+                                .where(AllocationPaidCount.allocation_id == allocation.id)
+                                .order_by(AllocationPaidCount.transaction_id)).all()
+    assert stored == [2, 2]
+    assert violations() == {}
+    full = reverse_to(db.session, allocation, 10_000, key=helpers.unique("refund"))
+    assert db.session.get(AllocationPaidCount, full.id).contributors_paid == 0
+    assert violations() == {}
+    # A count that says otherwise than the lines: the later posting's row is the one read.
+    forged = posting.post_transaction(db.session, key=helpers.unique("reversal:forged"), kind="reversal",
+                                      currency="usd", entries=[], allocation_id=allocation.id,
+                                      refunded_total=10_000)
+    db.session.add(AllocationPaidCount(transaction_id=forged.transaction.id, allocation_id=allocation.id,
+                                       contributors_paid=1))
+    db.session.flush()
+    assert reversal.id < full.id < forged.transaction.id
+    assert violations() == {"contributors paid as counted": [
+        {"allocation_id": allocation.id, "stored": 1, "counted": 0}]}
