@@ -106,7 +106,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _spec_kwargs() -> dict:
+    from marketplace.body_limits import DocumentTooLarge
+
     return {
+        "extra_plugins": [DocumentTooLarge()],
         "info": {
             "description": "Dividend's public JSON API (see API.md). Errors share one shape: "
             '{"code", "status", "message", "errors"}.'

@@ -7,7 +7,11 @@ the API's JSON error shape or as the HTML error page (marketplace/errors.py).
 """
 from __future__ import annotations
 
+from apispec import BasePlugin
 from flask import Flask, current_app, request
+
+#: What the OpenAPI document says of a body past the limit.
+TOO_LARGE = "Body larger than the configured limit (MAX_CONTENT_LENGTH, 1 MiB; imports MAX_IMPORT_LENGTH, 512 MiB)."
 
 
 def large_body(view):
@@ -25,3 +29,12 @@ def _apply_limit() -> None:
 def init_app(app: Flask) -> None:
     """Register before any hook that reads the body (CSRF reads forms)."""
     app.before_request(_apply_limit)
+
+
+class DocumentTooLarge(BasePlugin):
+    """Every operation that takes a body documents the 413 it answers past the limit."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        for operation in (operations or {}).values():
+            if "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("413", {"description": TOO_LARGE})

@@ -125,3 +125,13 @@ def test_a_text_over_a_million_characters_is_a_422_naming_the_line_and_field(cli
                        "message": f"At most 1,000,000 characters; this one has {MAX_TEXT + 1:,}."}]
     exactly = factories.ndjson([factories.record(1, text="y" * MAX_TEXT)])
     assert import_body(client, platform, slug, exactly).get_json() == {"created": 1, "updated": 0}
+
+
+def test_every_operation_that_takes_a_body_documents_the_413(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    with_body = {(path, method): operation["responses"]
+                 for path, operations in document["paths"].items()
+                 for method, operation in operations.items() if "requestBody" in operation}
+    assert ("/api/v1/datasets", "post") in with_body and len(with_body) >= 15
+    assert [where for where, responses in with_body.items() if "413" not in responses] == []
+    assert "512 MiB" in with_body[("/api/v1/datasets/{slug}/records", "post")]["413"]["description"]

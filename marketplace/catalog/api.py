@@ -102,7 +102,6 @@ def update_dataset(body, slug: str):
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Only platforms import records.")
 @blp.alt_response(404, description="Not one of yours.")
-@blp.alt_response(413, description="Body larger than the configured limit.")
 @blp.alt_response(422, description='Bad lines: errors = {"lines": [{line, field, message}]}.')
 def import_records(slug: str):
     """Upsert records from an NDJSON body, atomically."""

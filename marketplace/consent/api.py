@@ -67,7 +67,6 @@ def decide(body):
 @blp.response(200, ConsentImportResultSchema)
 @blp.alt_response(401, description="No or bad API key.")
 @blp.alt_response(403, description="Only platforms import consent.")
-@blp.alt_response(413, description="Body larger than the configured limit.")
 @blp.alt_response(422, description='Bad source, or bad lines: errors = {"lines": [{line, field, message}]}.')
 def import_consents(args):
     """Append consent the platform collected itself; each row records `platform-import:<source>`."""
