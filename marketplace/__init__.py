@@ -55,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # First: it refuses the development key, and its headers go on after the extensions' own.
     security.register(app)
+    security.trust_proxies(app, app.config["PROXY_HOPS"])
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)

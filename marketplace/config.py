@@ -99,6 +99,10 @@ def load() -> dict:
         #: Largest body of an import (records and consent NDJSON, the records upload page, payout
         #: results), in bytes; read as a stream (marketplace/body_limits.py).
         "MAX_IMPORT_LENGTH": _int("MAX_IMPORT_LENGTH", 512 * 1024 * 1024),
+        #: How many proxies in front set X-Forwarded-For and X-Forwarded-Proto (0: none, the
+        #: client's address is the socket's). Behind one reverse proxy, 1: otherwise every client
+        #: is the proxy's address, and each per-address rate limit is shared by all of them.
+        "PROXY_HOPS": _int("PROXY_HOPS", 0),
         # Fixed settings below: not configurable from the environment.
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -22,8 +22,9 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 #: Log-in attempts from one address (the web form).
 LOGIN_PER_ADDRESS = "10 per minute"
 #: Failed log-ins of one account, from any address: a guesser spread over many addresses is
-#: stopped too. Successes don't count, and the window slides: once the failures stop, the
-#: account opens again within 15 minutes, so nobody can shut a person out for long.
+#: stopped too. Successes don't count, and a browser the person logged in from before is not
+#: held to it (accounts/devices.py), so failures sent by somebody else lock out only browsers
+#: the person never used, and only while they keep coming.
 LOGIN_FAILURES_PER_ACCOUNT = "10 per 15 minutes"
 #: New organizations (web and API sign-up).
 SIGNUPS = "20 per hour"

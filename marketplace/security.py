@@ -101,6 +101,17 @@ def register(app: Flask) -> None:
         return response
 
 
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Behind `hops` reverse proxies, take the client's address and scheme from the
+    X-Forwarded-For and X-Forwarded-Proto they set (the rate limits key on the address).
+    Only as many entries as there are proxies are read from the right: a client can't
+    pretend to be another address by sending the headers itself."""
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
 def _name_the_development_server() -> None:
     """`flask run` (Werkzeug's server) says `Server: Werkzeug/3.x Python/3.11`, whatever the app
     answers (http.server sends it before the app's headers): make it say `Dividend`. Gunicorn

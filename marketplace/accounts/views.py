@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services
+from marketplace.accounts import devices, services
 from marketplace.accounts.forms import KIND_CHOICES, ApiKeyForm, EmptyForm, LogInForm, SignUpForm
 from marketplace.boundary import attempt
 from marketplace.errors import DomainError, flatten_errors
@@ -64,7 +64,11 @@ def signup():
 
 def _login_account() -> str:
     """The account a log-in names: its failures count together from every address."""
-    return "login-account:" + (request.form.get("email") or "").strip().lower()[:254]
+    return "login-account:" + devices.normalized(request.form.get("email"))
+
+
+def _from_known_device() -> bool:
+    return devices.is_known(request.form.get("email"))
 
 
 def _failed_login(response) -> bool:
@@ -74,7 +78,7 @@ def _failed_login(response) -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
 @limiter.limit(LOGIN_FAILURES_PER_ACCOUNT, methods=["POST"], key_func=_login_account,
-               deduct_when=_failed_login)
+               deduct_when=_failed_login, exempt_when=_from_known_device)
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_safe_next(home_for(current_user)))
@@ -83,7 +87,9 @@ def login():
         user = services.authenticate(db.session, form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(home_for(user)))
+            response = redirect(_safe_next(home_for(user)))
+            devices.remember(response, user.email)
+            return response
         form.password.errors = ["Wrong e-mail or password."]
     status = 422 if form.errors else 200
     return render_template("accounts/login.html", form=form), status

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from marketplace import config as config_module
+from marketplace import security
 from marketplace.extensions import limiter
 from tests import factories
 
@@ -101,6 +102,60 @@ def test_failed_logins_are_limited_per_account_from_any_address(app, client, pla
     other = factories.signup(client, "buyer", "Other Lab")
     assert client.post("/login", data={"email": other["email"], "password": other["password"]},
                        headers=rate_limited, environ_base={"REMOTE_ADDR": "127.0.0.4"}).status_code == 302
+
+
+def right_login(browser, account: dict, address: str, headers: dict):
+    return browser.post("/login", data={"email": account["email"], "password": account["password"]},
+                        headers=headers, environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_browser_the_person_logged_in_from_is_not_locked_out_with_the_account(app, platform, rate_limited):
+    """Somebody else's ten wrong passwords lock the account for new browsers only: the person's
+    own browser (its signed device cookie from an earlier log-in) still gets in."""
+    laptop, stranger = app.test_client(), app.test_client()
+    with app.app_context():
+        first = right_login(laptop, platform, "127.0.2.1", rate_limited)
+        assert first.status_code == 302 and laptop.get_cookie("dividend_device") is not None
+        assert laptop.post("/logout").status_code == 302
+    for n in range(10):
+        assert wrong_login(stranger, platform["email"], f"127.0.2.{10 + n % 2}", rate_limited).status_code == 422
+    with app.app_context():
+        assert right_login(stranger, platform, "127.0.2.12", rate_limited).status_code == 429
+    with app.app_context():
+        assert right_login(laptop, platform, "127.0.2.1", rate_limited).status_code == 302
+    # The cookie names its account: it opens no other, and a forged one opens nothing.
+    other = factories.signup(app.test_client(), "buyer", "Locked Lab")
+    for n in range(10):
+        wrong_login(stranger, other["email"], f"127.0.3.{n}", rate_limited)
+    with app.app_context():
+        assert right_login(laptop, other, "127.0.2.1", rate_limited).status_code == 429
+        forger = app.test_client()
+        forger.set_cookie("dividend_device", laptop.get_cookie("dividend_device").value[:-2] + "xx")
+        assert right_login(forger, platform, "127.0.2.13", rate_limited).status_code == 429
+
+
+def test_behind_a_proxy_each_client_address_counts_alone(app, client, monkeypatch, rate_limited):
+    """DIVIDEND_PROXY_HOPS=1: the address is the one the proxy appended to X-Forwarded-For, not
+    the proxy's (which every client would share) nor one the client wrote in the header itself."""
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)  # put back after the test
+
+    def attempt(n: int, forwarded: str):
+        return client.post("/login", data={"email": f"proxied{n}@example.test", "password": "x" * 12},
+                           headers={**rate_limited, "X-Forwarded-For": forwarded},
+                           environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+    # Without hops configured the header is not believed: all of it is the socket's address.
+    for n in range(10):
+        assert attempt(n, f"203.0.113.{n}").status_code == 422
+    assert attempt(10, "203.0.113.99").status_code == 429
+    limiter.reset()
+    security.trust_proxies(app, 1)
+    for n in range(10):
+        assert attempt(n, "203.0.113.7").status_code == 422
+    assert attempt(10, "203.0.113.7").status_code == 429
+    assert attempt(11, "203.0.113.8").status_code == 422
+    # A client's own header comes first; the proxy appends the address it saw.
+    assert attempt(12, "203.0.113.8, 203.0.113.7").status_code == 429
 
 
 def test_successful_logins_do_not_count_against_the_account(app, client, platform, rate_limited):
