@@ -122,6 +122,22 @@ def test_a_csv_field_past_the_longest_text_on_the_web_upload_is_a_422_naming_the
     assert _records(slug) == 1
 
 
+def test_a_csv_header_past_the_field_limit_or_a_tokens_cell_of_thousands_of_digits_is_a_422(client, platform):
+    slug = factories.create_dataset(client, platform)["slug"]
+    factories.login(client, platform)
+    header = f"external_id,contributor_external_id,contributor_region,text,created_at,{'h' * (2 * MAX_TEXT)}\n"
+    response = _upload(client, slug, header.encode())
+    assert response.status_code == 422, response.data[:300]
+    assert b"line 1" in response.data and b"Unreadable CSV header" in response.data
+    digits = "9" * 5_000  # int() refuses more than 4,300 digits (a ValueError, once a 500)
+    body = ("external_id,contributor_external_id,contributor_region,text,created_at,tokens\n"
+            f"r1,u1,US,hello,2024-05-01T12:00:00Z,{digits}\n")
+    response = _upload(client, slug, body.encode())
+    assert response.status_code == 422, response.data[:300]
+    assert b"line 2" in response.data and b"whole number of tokens" in response.data
+    assert _records(slug) == 0
+
+
 def test_a_results_csv_field_over_131072_characters_is_a_422_naming_the_line(client, runner):
     admin = factories.bearer(admin_key(runner))
     created = client.post("/api/v1/admin/payout-runs", json={}, headers=admin)

@@ -100,7 +100,12 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
     created_at[, tokens]. Rows come out in the NDJSON shape so one checker serves both;
     a header missing a column yields one LineError object (line 1) and nothing else."""
     reader = csv.DictReader(stream)
-    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as error:  # the header itself past the field limit, or a NUL byte
+        yield 1, LineError(None, f"Unreadable CSV header ({error}); nothing was read.")
+        return
+    missing = [c for c in CSV_COLUMNS if c not in fieldnames]
     if missing:
         yield 1, LineError(missing[0], f"The CSV header lacks the column {missing[0]!r}.")
         return
@@ -120,5 +125,8 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
             "created_at": row["created_at"],
         }
         if tokens not in (None, ""):
-            obj["tokens"] = int(tokens) if tokens.strip().isdecimal() else tokens
+            # (A number past MAX_TOKENS' digits stays text, which the check refuses by name:
+            # int() of thousands of digits raises.)
+            digits = tokens.strip()
+            obj["tokens"] = int(digits) if digits.isdecimal() and len(digits) <= 18 else tokens
         yield reader.line_num, obj
