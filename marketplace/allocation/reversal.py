@@ -133,9 +133,10 @@ def _insert_line_deltas(session: Session, allocation: Allocation, transaction_id
 def count_contributors_paid(session: Session, allocation_ids: list[int]) -> int:
     """How many contributors hold a non-zero net share of the allocations together (their lines
     plus reversals, one contributor counted once), from the ledger."""
+    # Each side by its own index (an OR across a join could use neither).
     transactions = (
-        "SELECT t.id FROM ledger_transactions t LEFT JOIN allocations a ON a.transaction_id = t.id "
-        "WHERE a.id IN :ids OR t.allocation_id IN :ids"
+        "SELECT transaction_id FROM allocations WHERE id IN :ids "
+        "UNION ALL SELECT id FROM ledger_transactions WHERE allocation_id IN :ids"
     )
     return int(session.execute(
         text(f"SELECT COUNT(*) FROM (SELECT owner_id FROM ledger_entries WHERE transaction_id IN ({transactions}) "

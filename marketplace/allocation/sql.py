@@ -102,10 +102,10 @@ def sort_memory(session: Session) -> Iterator[None]:
         return
     before = session.execute(text("SELECT current_setting('work_mem')")).scalar_one()
     session.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": SORT_MEMORY})
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": before})
+    yield
+    # Not in a `finally`: after a failed statement the transaction is aborted (any statement would
+    # raise and hide the real error), and its rollback takes the setting back anyway.
+    session.execute(text("SELECT set_config('work_mem', :value, true)"), {"value": before})
 
 
 def share_chain(session: Session, name: str) -> str:

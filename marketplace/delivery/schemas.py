@@ -1,9 +1,7 @@
 """Delivery's JSON at the edge (API.md "Licenses, payment, delivery")."""
 from __future__ import annotations
 
-from datetime import UTC
-
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, fields, validate
 
 from marketplace.fields import UtcDateTime
 from marketplace.pagination import PageArgs
@@ -70,19 +68,8 @@ class DownloadLogSchema(Schema):
     per_page = fields.Integer()
 
 
-def naive_utc(value):
-    """Times are stored as naive UTC: an offset is converted, none means UTC."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None and value.tzinfo else value
-
-
 class WithdrawalArgs(PageArgs):
     since = UtcDateTime(metadata={"description": "Only withdrawals after this time (ISO 8601)."})
-
-    @post_load
-    def _utc(self, data, **_):
-        if "since" in data:
-            data["since"] = naive_utc(data["since"])
-        return data
 
 
 class WithdrawalSchema(Schema):
@@ -102,11 +89,6 @@ class WithdrawalPageSchema(Schema):
 class AckCreateSchema(Schema):
     through = UtcDateTime(required=True, metadata={
         "description": "Every withdrawal up to this time is deleted (ISO 8601; UTC when no offset)."})
-
-    @post_load
-    def _utc(self, data, **_):
-        data["through"] = naive_utc(data["through"])
-        return data
 
 
 class AckSchema(Schema):

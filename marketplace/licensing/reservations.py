@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Offer
 from marketplace.errors import Conflict
+from marketplace.fields import utc_text
 from marketplace.licensing.models import License, LicenseStatus
 
 
@@ -29,7 +30,7 @@ class ReservationRefused(Conflict):
     def __init__(self, message: str, available_at: datetime | None = None):
         super().__init__(message)
         if available_at is not None:
-            self.extra = {"available_at": available_at.isoformat() + "Z"}
+            self.extra = {"available_at": utc_text(available_at)}
 
 
 def pending_count(session: Session, buyer_id: int, now: datetime) -> int:

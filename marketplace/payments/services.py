@@ -161,6 +161,9 @@ def settle(session: Session, payment_id: int) -> None:
     posting.lock_for_writing(session, [payment_key(payment)])
     if allocation_of(session, payment) is not None:
         return
+    # A refund or dispute event committed meanwhile found no allocation to reverse and left it to
+    # this settlement: read its totals fresh (and hold later events until this one commits).
+    lock_totals(session, payment)
     settlement.registered().settle(session, payment)
 
 
@@ -234,6 +237,9 @@ def admin_refund(session: Session, license_id: int, amount: int, *, admin_id: in
     if not paid:
         raise Conflict("This license has no payment to refund.")
     payment = paid[-1]
+    # Two refunds at once must not both read the same total and the same refund number (the
+    # processor's idempotency key): the second waits, then reads the first's.
+    lock_totals(session, payment)
     remaining = payment.amount - payment.refunded_amount
     if not 0 < amount <= remaining:
         raise Invalid(f"Refund between 1 and {remaining} (what is left of the payment).",

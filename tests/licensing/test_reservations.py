@@ -114,7 +114,7 @@ def test_a_lapsed_reservation_of_an_exclusive_offer_cant_be_renewed_for_a_day(cl
     assert refused["message"] == (
         f"Your reservation of this exclusive offer ended unpaid at {deadline:%Y-%m-%d %H:%M} UTC; you can "
         f"reserve it again from {shown:%Y-%m-%d %H:%M} UTC. Other buyers may license it meanwhile.")
-    assert refused["available_at"] == shown.isoformat() + "Z"
+    assert refused["available_at"] == shown.isoformat(timespec="microseconds") + "Z"
     assert counts() == before
     # The expiry job saving the cancel changes nothing; another buyer may take the offer meanwhile.
     assert licensing.expire_due(db.session) == 1
