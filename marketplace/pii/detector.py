@@ -26,8 +26,11 @@ from stdnum.exceptions import ValidationError
 DETECTOR = "dividend-pii"
 #: 2: IBANs valid by check digits and national format, not by stdnum's bank lists (BE68 5390…);
 #: cards grouped with dots; "card no"/"phone no" read as the number's own label; a one-digit
-#: dotted quad beside another address ("1.1.1.1 vs 9.9.9.9"); numbers reserved for fiction.
-DETECTOR_VERSION = 2
+#: dotted quad listed beside an address accepted on its own ("8.8.8.8 vs 1.1.1.1"); numbers
+#: reserved for fiction.
+#: 3: a valid card number labelled "account no", "acct #", "card id", "ref" or "code" is a card
+#: (only labels of other check-digit numbers, ISBN, EAN, IMEI, order…, keep one out).
+DETECTOR_VERSION = 3
 
 TYPES = ("email", "phone", "ip_address", "payment_card", "iban", "handle", "profile_url",
          "street_address")
@@ -159,6 +162,21 @@ _PERSONAL_NUMBER_LABEL = re.compile(
 )
 
 
+#: What a Luhn-valid number with a card's brand prefix can be but a card: numbers that carry
+#: check digits of their own, or a shop's. Generic labels ("no", "id", "ref", "code",
+#: "account", "transaction") don't make such a number anything else.
+_NUMBER_NOT_A_CARD = re.compile(
+    r"\b(?:order|invoice|inv|isbn(?:-1[03])?|tracking|serial|s/n|part|sku|ticket|rma|receipt|"
+    r"build|version|model|ean|upc|imei|issue|pr|batch|lot|item|product|isin|doi|arxiv|patent|"
+    r"bug|cve)\W{0,4}(?:(?:no|nr|number|num|id|#)\W{0,3})?$",
+    re.IGNORECASE,
+)
+
+
+def _not_a_card_number(before: str) -> bool:
+    return _NUMBER_NOT_A_CARD.search(before) is not None
+
+
 def _not_personal_number(before: str) -> bool:
     """The words just before a number call it an order, invoice, ISBN… number, not a card's
     or a phone's."""
@@ -282,8 +300,9 @@ def _ipv4(text: str, out: list) -> None:
             continue
         if _VERSION_AFTER.match(text, match.end()):
             continue  # "6.1.0.18 kernel", "2.0.1.15 firmware"
-        # Every octet a single digit (4.4.2.2, 1.9.9.9) reads as a version unless the
-        # sentence is about addresses, or it is listed beside an address ("1.1.1.1 vs 9.9.9.9").
+        # Every octet a single digit (4.4.2.2, 1.9.9.9) reads as a version unless the sentence
+        # is about addresses, or it is listed beside an address accepted on its own ("8.8.8.8
+        # vs 1.1.1.1"; two such quads alone, "1.1.1.1 vs 9.9.9.9", stay versions).
         if all(len(part) == 1 for part in value.split(".")):
             after = text[match.end():match.end() + 25]
             if not (_IP_WORDS_BEFORE.search(before) or _IP_WORDS_AFTER.match(after)):
@@ -371,7 +390,7 @@ def _cards(text: str, out: list) -> None:
             continue
         if not luhn.is_valid(digits):
             continue
-        if _not_personal_number(_window(text, match.start(), 25)):
+        if _not_a_card_number(_window(text, match.start(), 25)):
             continue
         out.append(("payment_card", match.start(), match.end()))
 

@@ -105,6 +105,21 @@ def test_detector_2_false_alarms_find_nothing(text):
     assert detector.scan(text) == []
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    # Detector 3: a generic label doesn't make a valid card number anything else...
+    ("account no 4111 1111 1111 1111, expires 09/28", True),
+    ("acct # 4111111111111111", True),
+    ("card id 5555555555554444 on file", True),
+    ("ref 4012888888881881 for the deposit", True),
+    # ...but the labels of numbers with check digits of their own still do.
+    ("order no 4111111111111111 shipped", False),
+    ("IMEI 490154203237518 on the box", False),
+    ("tracking # 4012888888881881 at the depot", False),
+])
+def test_detector_3_labels_of_card_numbers(text, found):
+    assert any(kind == "payment_card" for kind, _s, _e in detector.scan(text)) is found
+
+
 def test_findings_are_ordered_and_never_overlap():
     text = "mail a@b.de, @a and https://github.com/a, 4242 4242 4242 4242 +49 30 901820"
     found = detector.scan(text)
