@@ -265,7 +265,9 @@ def test_both_paths_refuse_the_same_lines_and_store_the_same_rows(dataset, caref
     seen = Counter()
 
     # derandomize: the same files every run, so the coverage count below is stable, not a dice roll.
-    @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    # (Stable for one codebase only: an unrelated change moved the smallest count from 39 to 17
+    # at 200 examples; at 400 it is 60, well clear of the 20 asked for.)
+    @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(files)
     def both_paths_agree(objects):
         careful_lines.clear()
