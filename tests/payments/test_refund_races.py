@@ -18,8 +18,8 @@ from marketplace.ledger.check import run_check
 from marketplace.payments.gateway import StripeGateway
 from tests import factories, isolated
 from tests.conftest import BACKEND
-from tests.licensing.helpers import buy, get, post_event, refunded, succeeded
-from tests.payments.helpers import PRICE, expected_split
+from tests.licensing.helpers import admin_headers, buy, get, post_event, refunded, succeeded
+from tests.payments.helpers import PRICE, expected_split, paid_license
 
 pytestmark = [
     pytest.mark.isolated_db,
@@ -86,6 +86,56 @@ def test_a_smaller_total_arriving_with_a_larger_one_does_not_undo_it(market):
     split = {name: value["amount"] if isinstance(value, dict) else value
              for name, value in get(client, buyer, license["id"])["split"].items()}
     assert split == expected_split(60_000) and split["paid"] == PRICE
+    with market.app_context():
+        assert run_check(db.session).balanced
+        db.session.rollback()
+
+
+def test_two_admin_refunds_at_once_are_two_refunds(market):
+    """Two admins refund 10,000 of one payment at the same moment. Each numbers its refund (the
+    processor's idempotency key) and adds it to the total: without the payment's row lock taken
+    first, both read refund number 1 and the same total, and the processor handed the second
+    the first one's refund back. The test holds that lock while both requests arrive."""
+    client = market.test_client()
+    platform = factories.signup(client, "platform", "Refunding Forum")
+    buyer = factories.signup(client, "buyer", "Refunding Lab")
+    offer_id = factories.published_dataset(client, platform, n_records=10)["offers"][0]["id"]
+    with market.app_context():
+        license = paid_license(client, market, market.extensions["payment_gateway"], buyer, offer_id)
+        db.session.remove()
+    # Two admins: one key's first use of the day is stamped on its row, which would queue the
+    # second request behind the first before either reached the payment.
+    admins = [admin_headers(market.test_cli_runner()) for _ in range(2)]
+
+    answers: list[tuple[int, dict]] = []
+
+    def refund(admin: dict) -> None:
+        response = market.test_client().post(f"/api/v1/admin/licenses/{license['id']}/refunds",
+                                             json={"amount": 10_000}, headers=admin)
+        answers.append((response.status_code, response.get_json()))
+
+    with market.app_context():
+        engine = db.engine
+        holder = engine.connect()
+        transaction = holder.begin()
+        holder.execute(sa.text("SELECT id FROM payments WHERE payment_intent_id = :intent FOR UPDATE"),
+                       {"intent": license["payment"]["payment_intent_id"]})
+        threads = [threading.Thread(target=refund, args=(admin,), daemon=True) for admin in admins]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: lock_waits(engine) >= 2, "both refunds to wait for the payment's row")
+        transaction.rollback()
+        holder.close()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads)
+        db.session.remove()
+
+    assert [status for status, _body in answers] == [201, 201], answers
+    assert len({body["refund_id"] for _status, body in answers}) == 2
+    split = {name: value["amount"] if isinstance(value, dict) else value
+             for name, value in get(client, buyer, license["id"])["split"].items()}
+    assert split == expected_split(20_000)
     with market.app_context():
         assert run_check(db.session).balanced
         db.session.rollback()
