@@ -1,5 +1,7 @@
-"""Two refund events of one payment at once (PostgreSQL, real commits): the later write must not
-take the cumulative refunded total back down. Stripe sends events concurrently; the one carrying
+"""Refunds racing each other and the settlement (PostgreSQL, real commits). Two refund events of
+one payment at once: the later write must not take the cumulative refunded total back down.
+Two admin refunds at once are two refunds. A refund committed while the payment is allocated is
+taken out of the shares. Stripe sends events concurrently; the one carrying
 the smaller total can be read before the larger one commits and written after it.
 
 The interleaving is made, not hoped for: the test holds the payment's allocation lock, so the
@@ -136,6 +138,55 @@ def test_two_admin_refunds_at_once_are_two_refunds(market):
     split = {name: value["amount"] if isinstance(value, dict) else value
              for name, value in get(client, buyer, license["id"])["split"].items()}
     assert split == expected_split(20_000)
+    with market.app_context():
+        assert run_check(db.session).balanced
+        db.session.rollback()
+
+
+def test_a_refund_arriving_while_its_payment_is_allocated_is_taken_out_of_the_shares(market):
+    """The refund event commits while the payment's settlement is still allocating. The event
+    finds no allocation to reverse and leaves the refund to the settlement, which must read the
+    refunded total fresh: read before the event committed, the shares kept the refunded money.
+    The test holds the allocation's lock, so the settlement waits inside it while the event is
+    sent."""
+    client = market.test_client()
+    platform = factories.signup(client, "platform", "Settling Forum")
+    buyer = factories.signup(client, "buyer", "Settling Lab")
+    offer_id = factories.published_dataset(client, platform, n_records=10)["offers"][0]["id"]
+    license = buy(client, buyer, offer_id).get_json()
+
+    answers: dict[str, int] = {}
+
+    def deliver(name: str, body: dict) -> None:
+        answers[name] = post_event(market.test_client(), market, body).status_code
+
+    with market.app_context():
+        engine = db.engine
+        holder = engine.connect()
+        transaction = holder.begin()
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                       {"key": f"allocation:payment:{license['payment']['payment_intent_id']}"})
+        settling = threading.Thread(target=deliver, args=("succeeded", succeeded(license, "ch_settle")),
+                                    daemon=True)
+        settling.start()
+        wait_for(lambda: lock_waits(engine) >= 1, "the settlement to wait for the allocation lock")
+        refunding = threading.Thread(target=deliver, args=("refunded", refunded(license, "ch_settle", 30_000)),
+                                     daemon=True)
+        refunding.start()
+        # With the settlement holding the payment's row, the event waits for it; without, it
+        # commits at once. Either way, let the settlement go on once the event has got that far.
+        wait_for(lambda: lock_waits(engine) >= 2 or not refunding.is_alive(), "the refund event")
+        transaction.rollback()
+        holder.close()
+        for thread in (settling, refunding):
+            thread.join(timeout=60)
+        assert not settling.is_alive() and not refunding.is_alive()
+        db.session.remove()
+
+    assert answers == {"succeeded": 200, "refunded": 200}
+    split = {name: value["amount"] if isinstance(value, dict) else value
+             for name, value in get(client, buyer, license["id"])["split"].items()}
+    assert split == expected_split(30_000)
     with market.app_context():
         assert run_check(db.session).balanced
         db.session.rollback()
