@@ -1,11 +1,12 @@
 """Read-side sums of allocations over the ledger, for licenses, statements and transparency."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation, AllocationPaidCount
 from marketplace.allocation.reversal import count_contributors_paid, refunded_so_far, shares_for
+from marketplace.ledger.models import LedgerSeal, LedgerTransaction
 
 SHARE_ACCOUNTS = ("marketplace_fees", "platform_payable", "contributor_payable", "dataset_unallocated")
 
@@ -37,12 +38,19 @@ def allocation_totals(session: Session, allocation_ids: list[int]) -> dict:
 
 def _contributors_paid(session: Session, allocations: list[Allocation]) -> int:
     if len(allocations) == 1:
-        # Counted when the allocation, or its latest reversal that moved shares, was posted.
-        counted = session.scalar(
-            select(AllocationPaidCount.contributors_paid)
-            .where(AllocationPaidCount.allocation_id == allocations[0].id)
-            .order_by(AllocationPaidCount.transaction_id.desc()).limit(1))
-        if counted is not None:
-            return counted
+        # Counted when the allocation, or its latest reversal that moved shares, was posted; used
+        # only if no later posting moved shares without counting (one written by code from before
+        # the counts, still running while migration 0017 ran).
+        allocation = allocations[0]
+        counted = session.execute(
+            select(AllocationPaidCount.transaction_id, AllocationPaidCount.contributors_paid)
+            .where(AllocationPaidCount.allocation_id == allocation.id)
+            .order_by(AllocationPaidCount.transaction_id.desc()).limit(1)).first()
+        last_move = session.scalar(
+            select(func.max(LedgerTransaction.id))
+            .join(LedgerSeal, LedgerSeal.transaction_id == LedgerTransaction.id)
+            .where(LedgerTransaction.allocation_id == allocation.id, LedgerSeal.entry_count > 0))
+        if counted is not None and (last_move is None or last_move <= counted.transaction_id):
+            return counted.contributors_paid
     # Several payments of one license: a contributor paid by two is one contributor.
     return count_contributors_paid(session, [allocation.id for allocation in allocations])

@@ -62,3 +62,20 @@ def test_the_migration_counts_the_allocations_made_before_it(tmp_path):
         with pytest.raises(Exception, match="append-only"):
             db.session.execute(text("UPDATE allocation_paid_counts SET contributors_paid = 1"))
         db.session.rollback()
+
+
+def test_a_reversal_posted_without_a_count_is_counted_from_the_lines(app):
+    """A reversal that moved shares but wrote no count (code from before the counts, still running
+    while the migration ran): the stored count is older than the shares, so it isn't used."""
+    from marketplace.ledger import posting
+    from marketplace.ledger.models import MARKETPLACE
+
+    made = helpers.dataset(helpers.platform(), PEOPLE)
+    allocation = helpers.pay(made, 4, fee_bps=0, share_bps=10_000)  # a cent each
+    assert allocation_totals(db.session, [allocation.id])["contributors_paid"] == 4
+    ann = helpers.contributor(made, "ann").id
+    posting.post_transaction(db.session, key=helpers.unique("old-code-refund"), kind="reversal", currency="usd",
+                             allocation_id=allocation.id, refunded_total=1, reverses_id=allocation.transaction_id,
+                             entries=[("contributor_payable", ann, -1), ("refunds_disputes", MARKETPLACE, 1)])
+    assert stored_counts() == {allocation.id: [4]}
+    assert allocation_totals(db.session, [allocation.id])["contributors_paid"] == 3
