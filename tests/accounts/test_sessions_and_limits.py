@@ -279,3 +279,15 @@ def test_two_processes_share_the_account_limit_on_redis(tmp_path):
         keys = list(store.scan_iter(f"*{prefix}*"))
         if keys:
             store.delete(*keys)
+
+
+def test_the_device_cookie_does_not_carry_the_address(app, platform, rate_limited):
+    import base64
+
+    browser = app.test_client()
+    with app.app_context():
+        assert right_login(browser, platform, "127.0.2.20", rate_limited).status_code == 302
+    value = browser.get_cookie("dividend_device").value
+    payload = value.split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert platform["email"].lower().encode() not in decoded and platform["email"].encode() not in value.encode()
