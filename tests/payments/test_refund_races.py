@@ -51,6 +51,16 @@ def wait_for(condition, what: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+def assert_split_and_balanced(market, client, buyer: dict, license: dict, *, refunded: int) -> None:
+    """The license's split is the rule's for the payment less `refunded`, and the ledger balances."""
+    split = {name: value["amount"] if isinstance(value, dict) else value
+             for name, value in get(client, buyer, license["id"])["split"].items()}
+    assert split == expected_split(refunded) and split["paid"] == PRICE
+    with market.app_context():
+        assert run_check(db.session).balanced
+        db.session.rollback()
+
+
 def test_a_smaller_total_arriving_with_a_larger_one_does_not_undo_it(market):
     client = market.test_client()
     platform = factories.signup(client, "platform", "Race Forum")
@@ -85,12 +95,7 @@ def test_a_smaller_total_arriving_with_a_larger_one_does_not_undo_it(market):
         db.session.remove()
 
     assert answers == {60_000: 200, 25_000: 200}
-    split = {name: value["amount"] if isinstance(value, dict) else value
-             for name, value in get(client, buyer, license["id"])["split"].items()}
-    assert split == expected_split(60_000) and split["paid"] == PRICE
-    with market.app_context():
-        assert run_check(db.session).balanced
-        db.session.rollback()
+    assert_split_and_balanced(market, client, buyer, license, refunded=60_000)
 
 
 def test_two_admin_refunds_at_once_are_two_refunds(market):
@@ -135,12 +140,7 @@ def test_two_admin_refunds_at_once_are_two_refunds(market):
 
     assert [status for status, _body in answers] == [201, 201], answers
     assert len({body["refund_id"] for _status, body in answers}) == 2
-    split = {name: value["amount"] if isinstance(value, dict) else value
-             for name, value in get(client, buyer, license["id"])["split"].items()}
-    assert split == expected_split(20_000)
-    with market.app_context():
-        assert run_check(db.session).balanced
-        db.session.rollback()
+    assert_split_and_balanced(market, client, buyer, license, refunded=20_000)
 
 
 def test_a_refund_arriving_while_its_payment_is_allocated_is_taken_out_of_the_shares(market):
@@ -184,9 +184,4 @@ def test_a_refund_arriving_while_its_payment_is_allocated_is_taken_out_of_the_sh
         db.session.remove()
 
     assert answers == {"succeeded": 200, "refunded": 200}
-    split = {name: value["amount"] if isinstance(value, dict) else value
-             for name, value in get(client, buyer, license["id"])["split"].items()}
-    assert split == expected_split(30_000)
-    with market.app_context():
-        assert run_check(db.session).balanced
-        db.session.rollback()
+    assert_split_and_balanced(market, client, buyer, license, refunded=30_000)
