@@ -12,11 +12,12 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace.allocation.split import MAX_AMOUNT
 from marketplace.db import utcnow
 from marketplace.errors import DomainError
-from marketplace.fields import MAX_ID
 from marketplace.payments import services
 from marketplace.payments.models import PaymentStatus, WebhookEvent
+from marketplace.text import has_nul
 
 HANDLED = (
     "payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
@@ -46,7 +47,7 @@ def event_text(obj: dict, name: str, path: str, *, longest: int = MAX_ID_TEXT) -
     value = obj.get(name)
     if value is None:
         return None
-    if type(value) is not str or not 0 < len(value) <= longest or "\x00" in value:
+    if type(value) is not str or not 0 < len(value) <= longest or has_nul(value):
         raise BadEvent(f"{path}.{name}", f"Expected a string of 1 to {longest} characters.")
     return value
 
@@ -56,7 +57,9 @@ def event_amount(obj: dict, name: str, path: str) -> int:
     value = obj.get(name, 0)
     if value is None:
         return 0
-    if type(value) is not int or not 0 <= value <= MAX_ID:
+    # (Bounded by what the money arithmetic takes, not by any one currency's ceiling: Stripe's
+    # largest charge in some currencies is past 2**31.)
+    if type(value) is not int or not 0 <= value <= MAX_AMOUNT:
         raise BadEvent(f"{path}.{name}", "Expected a whole number of minor units, 0 or more.")
     return value
 

@@ -13,7 +13,7 @@ from marketplace.payments.gateway import sign_payload
 from marketplace.payments.models import Dispute, WebhookEvent
 from tests.asserts import assert_error
 from tests.licensing.helpers import event, post_event, refunded
-from tests.payments.helpers import ledger_size, paid_license, split_of
+from tests.payments.helpers import PRICE, ledger_size, paid_license, split_of
 from tests.unicode_edges import AWKWARD_TEXT, json_bytes, json_values
 
 
@@ -54,6 +54,13 @@ def test_a_signed_refund_whose_amount_is_not_a_whole_number_is_a_400_naming_it(c
     # The same facts, well formed, under another event id: acted on.
     assert post_event(client, app, refunded(license, license["charge_id"], 25_000)).status_code == 200
     assert split_of(client, buyer, license["id"])["refunded"] == 25_000
+
+
+def test_a_refunded_total_past_32_bits_is_an_amount_not_an_error(client, app, buyer, license):
+    """Some currencies' largest charge is past 2**31 minor units: such a total is read, and held
+    to what the payment was (the whole payment refunded here)."""
+    assert post_event(client, app, refunded(license, license["charge_id"], 2**31 + 5)).status_code == 200
+    assert split_of(client, buyer, license["id"])["refunded"] == PRICE
 
 
 @pytest.mark.parametrize("mutate, field", [
