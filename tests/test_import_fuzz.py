@@ -8,7 +8,7 @@ import json
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -88,6 +88,9 @@ def test_a_records_import_with_bad_lines_names_them_and_writes_nothing(client, p
     "at": st.just("2024-03-01T00:00:00Z") | json_values | AWKWARD_TEXT}).map(json_bytes), min_size=1, max_size=4),
     # A URL can't carry a lone surrogate: the query's text is any other awkward text.
     source=st.just("survey") | AWKWARD_TEXT.filter(lambda s: not any("\ud800" <= c <= "\udfff" for c in s)))
+# Found by the draws above: a list where a scope or status goes was looked up in a set (a 500).
+@example(lines=[json_bytes({"contributor": "u1", "scope": ["ai-train"], "status": "granted"})], source="survey")
+@example(lines=[json_bytes({"contributor": "u1", "scope": "ai-train", "status": ["granted"]})], source="survey")
 def test_a_consent_import_with_bad_lines_names_them_and_writes_nothing(client, platform, lines, source):
     body = b"\n".join(lines) + b"\n"
     before = rows()

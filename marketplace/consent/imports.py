@@ -59,10 +59,10 @@ def parse_line(obj, datasets: dict[str, int | None], now: datetime) -> tuple[str
     if slug is not None and (type(slug) is not str or datasets.get(slug) is None):
         raise LineError("dataset", f"{slug!r} is not one of your datasets (null: platform-wide).")
     scope = obj.get("scope", ALL_SCOPES)
-    if scope != ALL_SCOPES and scope not in SCOPES:
+    if type(scope) is not str or (scope != ALL_SCOPES and scope not in SCOPES):
         raise LineError("scope", f"Must be \"*\" or one of {', '.join(SCOPES)}.")
     status = obj.get("status")
-    if status not in set(ConsentStatus):
+    if type(status) is not str or status not in set(ConsentStatus):
         raise LineError("status", 'Must be "granted" or "withdrawn".')
     return contributor, datasets.get(slug) if slug is not None else None, scope, status, _moment(obj.get("at"), now)
 
