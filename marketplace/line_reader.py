@@ -6,6 +6,7 @@ counted from 1); the caller then rolls the whole transaction back and nothing is
 """
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable, Iterator
 
 import orjson
@@ -67,6 +68,20 @@ def bounded_lines(source: Iterable[bytes]) -> Iterator[bytes | None]:
             yield None
         else:
             yield raw
+
+
+def readable_rows(reader: Iterator) -> Iterator:
+    """The rows of a `csv` reader (plain or dict), then None if a row can't be read (a field past
+    the size limit, a NUL byte), after which the reading stops: csv raises in the middle of a
+    file, and what follows that row can't be told apart."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield None
+            return
 
 
 def ndjson_objects(lines: Iterable[bytes]) -> Iterator[tuple[int, object]]:

@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from marketplace.line_reader import LineError
+from marketplace.line_reader import LineError, readable_rows
 from marketplace.regions import ISO_3166_ALPHA2
 from marketplace.text import NO_NUL, has_nul
 
@@ -24,6 +24,7 @@ MAX_TEXT = 1_000_000
 csv.field_size_limit(max(csv.field_size_limit(), MAX_TEXT + 1))
 #: The records.tokens column is 32-bit.
 MAX_TOKENS = 2**31 - 1
+TOKEN_DIGITS = len(str(MAX_TOKENS))
 CSV_COLUMNS = ("external_id", "contributor_external_id", "contributor_region", "text", "created_at")
 
 #: Each spelling of a region code that needs no more than `.upper()`: "US", "us", "Us", "uS".
@@ -109,13 +110,10 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
     if missing:
         yield 1, LineError(missing[0], f"The CSV header lacks the column {missing[0]!r}.")
         return
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:  # a field past the limit, a NUL byte: the file can't be read on
-            yield reader.reader.line_num, LineError(None, f"Unreadable CSV ({error}); nothing after it was read.")
+    for row in readable_rows(reader):
+        if row is None:
+            yield reader.reader.line_num, LineError(  # (the DictReader counts only rows it read)
+                None, "Unreadable CSV (a field too long, a NUL byte or a quote left open); nothing after it was read.")
             return
         tokens = row.get("tokens")
         obj = {
@@ -125,8 +123,8 @@ def csv_objects(stream: io.TextIOBase) -> Iterator[tuple[int, object]]:
             "created_at": row["created_at"],
         }
         if tokens not in (None, ""):
-            # (A number past MAX_TOKENS' digits stays text, which the check refuses by name:
-            # int() of thousands of digits raises.)
+            # (A number with more digits than MAX_TOKENS stays text, which the check refuses by
+            # name: int() of thousands of digits raises.)
             digits = tokens.strip()
-            obj["tokens"] = int(digits) if digits.isdecimal() and len(digits) <= 18 else tokens
+            obj["tokens"] = int(digits) if digits.isdecimal() and len(digits) <= TOKEN_DIGITS else tokens
         yield reader.line_num, obj

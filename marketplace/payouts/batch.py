@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from marketplace.errors import Conflict, Invalid, NotFound
+from marketplace.line_reader import readable_rows
 from marketplace.payouts import outcomes
 from marketplace.payouts.models import Payout, PayoutRun, PayoutStatus, Provider
 
@@ -76,24 +77,12 @@ class ResultLine:
     reason: str | None
 
 
-def _rows(reader) -> Iterator[list[str] | None]:
-    """The reader's rows, then None if a row can't be read (the reading stops there)."""
-    while True:
-        try:
-            yield next(reader)
-        except StopIteration:
-            return
-        except csv.Error:
-            yield None
-            return
-
-
 def parse_results(text: str) -> list[ResultLine]:
     """Read `payout_id,status[,reason]` lines. :raise Invalid: a bad line (named: "line N")."""
     parsed: list[ResultLine] = []
     seen: dict[int, ResultLine] = {}
     reader = csv.reader(io.StringIO(text))
-    for number, row in enumerate(_rows(reader), start=1):
+    for number, row in enumerate(readable_rows(reader), start=1):
         if row is None:
             name = f"line {reader.line_num}"
             raise Invalid(f"{name}: not readable as CSV (a field too long, or a quote left open).",
