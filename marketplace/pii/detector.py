@@ -147,28 +147,31 @@ _PHONE_WORDS = re.compile(
     r"numero|número|nummer)\b\W{0,4}(?:\w+\W+){0,3}$",
     re.IGNORECASE,
 )
-_NUMBER_NOT_PERSONAL = re.compile(
-    r"\b(?:order|invoice|inv|isbn(?:-1[03])?|ref|reference|tracking|serial|s/n|part|sku|ticket|"
-    r"case|rma|receipt|id|build|version|model|ean|upc|imei|issue|pr|no|nr|code|account|"
-    r"acct|policy|claim|booking|confirmation|transaction|txn|batch|lot|item|product|isin|doi|"
-    r"arxiv|patent|report|bug|cve)\W{0,4}(?:(?:no|nr|number|num|id|#)\W{0,3})?$",
-    re.IGNORECASE,
+#: Labels of numbers that carry check digits of their own, or a shop's: a number after one is
+#: not a card's, even when it is Luhn-valid with a card's brand prefix, nor a phone's.
+_OTHER_NUMBER_WORDS = (
+    r"order|invoice|inv|isbn(?:-1[03])?|tracking|serial|s/n|part|sku|ticket|rma|receipt|build|"
+    r"version|model|ean|upc|imei|issue|pr|batch|lot|item|product|isin|doi|arxiv|patent|bug|cve"
 )
+#: Generic labels: they keep a phone-shaped number out, but don't make a valid card number
+#: anything else.
+_GENERIC_NUMBER_WORDS = (
+    r"ref|reference|case|id|no|nr|code|account|acct|policy|claim|booking|confirmation|transaction|"
+    r"txn|report"
+)
+
+
+def _labelled(words: str) -> re.Pattern:
+    """`words`, then maybe "no", "number", "#"…, right before the number."""
+    return re.compile(rf"\b(?:{words})\W{{0,4}}(?:(?:no|nr|number|num|id|#)\W{{0,3}})?$", re.IGNORECASE)
+
+
+_NUMBER_NOT_PERSONAL = _labelled(f"{_OTHER_NUMBER_WORDS}|{_GENERIC_NUMBER_WORDS}")
+_NUMBER_NOT_A_CARD = _labelled(_OTHER_NUMBER_WORDS)
 #: "card no", "phone nr.", "mobile #": the generic "no" above labels a personal number here.
 _PERSONAL_NUMBER_LABEL = re.compile(
     r"\b(?:card|cc|visa|master ?card|amex|credit|debit|phone|tel|telephone|mobile|mob|cell|"
     r"contact|whats ?app|fax|landline|handy)\W{0,3}(?:no|nr|number|num|#)\W{0,3}$",
-    re.IGNORECASE,
-)
-
-
-#: What a Luhn-valid number with a card's brand prefix can be but a card: numbers that carry
-#: check digits of their own, or a shop's. Generic labels ("no", "id", "ref", "code",
-#: "account", "transaction") don't make such a number anything else.
-_NUMBER_NOT_A_CARD = re.compile(
-    r"\b(?:order|invoice|inv|isbn(?:-1[03])?|tracking|serial|s/n|part|sku|ticket|rma|receipt|"
-    r"build|version|model|ean|upc|imei|issue|pr|batch|lot|item|product|isin|doi|arxiv|patent|"
-    r"bug|cve)\W{0,4}(?:(?:no|nr|number|num|id|#)\W{0,3})?$",
     re.IGNORECASE,
 )
 
