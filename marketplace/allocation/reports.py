@@ -1,7 +1,7 @@
 """Read-side sums of allocations over the ledger, for licenses, statements and transparency."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.allocation.models import Allocation, AllocationPaidCount
@@ -41,16 +41,15 @@ def _contributors_paid(session: Session, allocations: list[Allocation]) -> int:
         # Counted when the allocation, or its latest reversal that moved shares, was posted; used
         # only if no later posting moved shares without counting (one written by code from before
         # the counts, still running while migration 0017 ran).
-        allocation = allocations[0]
-        counted = session.execute(
-            select(AllocationPaidCount.transaction_id, AllocationPaidCount.contributors_paid)
-            .where(AllocationPaidCount.allocation_id == allocation.id)
-            .order_by(AllocationPaidCount.transaction_id.desc()).limit(1)).first()
-        last_move = session.scalar(
-            select(func.max(LedgerTransaction.id))
-            .join(LedgerSeal, LedgerSeal.transaction_id == LedgerTransaction.id)
-            .where(LedgerTransaction.allocation_id == allocation.id, LedgerSeal.entry_count > 0))
-        if counted is not None and (last_move is None or last_move <= counted.transaction_id):
-            return counted.contributors_paid
+        latest = (select(AllocationPaidCount)
+                  .where(AllocationPaidCount.allocation_id == allocations[0].id)
+                  .order_by(AllocationPaidCount.transaction_id.desc()).limit(1).subquery())
+        moved_since = (select(LedgerTransaction.id)
+                       .join(LedgerSeal, LedgerSeal.transaction_id == LedgerTransaction.id)
+                       .where(LedgerTransaction.allocation_id == latest.c.allocation_id,
+                              LedgerTransaction.id > latest.c.transaction_id, LedgerSeal.entry_count > 0))
+        counted = session.scalar(select(latest.c.contributors_paid).where(~moved_since.exists()))
+        if counted is not None:
+            return counted
     # Several payments of one license: a contributor paid by two is one contributor.
     return count_contributors_paid(session, [allocation.id for allocation in allocations])
